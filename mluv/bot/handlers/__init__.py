@@ -1,0 +1,1 @@
+"""One small Router per feature; mluv.bot.dispatcher wires them in order."""

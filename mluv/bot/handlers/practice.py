@@ -1,0 +1,58 @@
+"""Practice: a learner's Czech text is stored, acknowledged at once and reviewed by a job."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.types import Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mluv.db.learners import record_practice
+from mluv.db.models import User
+from mluv.domain.progress import DAILY_CHALLENGE_NUDGES, local_date
+from mluv.domain.review import count_words
+from mluv.i18n import t
+from workers.gamification import award_streak_milestones, milestone_job_id
+from workers.notifications import CHALLENGE_NUDGE_DELAY, send_daily_challenge_notification
+from workers.review import review_message
+
+router = Router(name="practice")
+
+# Longer texts are refused with a hint: feedback on a whole essay would not fit a Telegram message.
+MAX_PRACTICE_CHARS = 1500
+
+
+@router.message(F.text & ~F.text.startswith("/"))
+async def practice(message: Message, session: AsyncSession, user: User, lang: str) -> None:
+    text = (message.text or "").strip()
+    if len(text) > MAX_PRACTICE_CHARS:
+        await message.answer(t(lang, "text-too-long", limit=MAX_PRACTICE_CHARS, length=len(text)))
+        return
+    now = dt.datetime.now(dt.UTC)
+    practice = await record_practice(
+        session,
+        user,
+        text=text,
+        word_count=count_words(text),
+        telegram_message_id=message.message_id,
+        now=now,
+    )
+    # Commit before enqueueing: the worker must find the row the job points at.
+    await session.commit()
+    await review_message.enqueue(message_id=practice.message.id)
+    today = local_date(now, user.timezone)
+    if practice.messages_today in DAILY_CHALLENGE_NUDGES:
+        await send_daily_challenge_notification.options(defer_by=CHALLENGE_NUDGE_DELAY).enqueue(
+            user_id=user.id, day=today, count=practice.messages_today
+        )
+    if practice.streak_changed:
+        await award_streak_milestones.options(job_id=milestone_job_id(user.id, today)).enqueue(
+            user_id=user.id
+        )
+    # The acknowledgement is a courtesy (the feedback follows): under Telegram's per-chat limit skip it
+    # rather than fail the update.
+    with contextlib.suppress(TelegramRetryAfter):
+        await message.answer(t(lang, "practice-ack"))

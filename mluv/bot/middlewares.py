@@ -1,0 +1,119 @@
+"""Middlewares, in the order they run on every update (registered in mluv.bot.dispatcher):
+
+1. DedupeMiddleware     — outer, update: a redelivered update_id is dropped (one Redis SET NX).
+2. ThrottleMiddleware   — outer, update: one learner's flood is dropped before it costs a DB round trip.
+3. DbSessionMiddleware  — outer, update: one session per update; commit on success, rollback on error.
+4. LearnerMiddleware    — outer, update: loads/creates the learner; handlers get `user` and `lang`.
+
+Dedupe and throttling must run before the session so floods and redeliveries stay cheap; the learner
+middleware needs the session, so it runs after it. aiogram's own UserContextMiddleware runs before all of
+ours and puts `event_from_user` into the data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import TelegramObject, Update
+from aiogram.types import User as TelegramUser
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mluv.db.learners import TelegramProfile, upsert_user
+from mluv.i18n import language_of
+from mluv.logs import get_logger
+
+log = get_logger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+# Telegram redelivers an update it got no 200 for; a day covers its retry window many times over.
+DEDUPE_TTL_SECONDS = 86_400
+
+
+class DedupeMiddleware(BaseMiddleware):
+    def __init__(self, redis: Redis, bot_id: int) -> None:
+        self.redis = redis
+        self.bot_id = bot_id
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if isinstance(event, Update):
+            key = f"mluv:update:{self.bot_id}:{event.update_id}"
+            if not await self.redis.set(key, 1, nx=True, ex=DEDUPE_TTL_SECONDS):
+                log.info("duplicate update dropped", update_id=event.update_id)
+                return None
+        return await handler(event, data)
+
+
+class ThrottleMiddleware(BaseMiddleware):
+    """At most `limit` messages per learner per `window` seconds, counted in Redis across processes."""
+
+    def __init__(
+        self, redis: Redis, *, limit: int, window: int = 1, notice: Callable[..., Awaitable[None]]
+    ) -> None:
+        self.redis = redis
+        self.limit = limit
+        self.window = window
+        self.notice = notice
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: TelegramUser | None = data.get("event_from_user")
+        # Only messages count: button presses and membership changes are not what floods.
+        if user is None or user.is_bot or not (isinstance(event, Update) and event.message):
+            return await handler(event, data)
+        bucket = int(dt.datetime.now(dt.UTC).timestamp()) // self.window
+        key = f"mluv:flood:{user.id}:{bucket}"
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, self.window * 2)
+            count, _ = await pipe.execute()
+        if count <= self.limit:
+            return await handler(event, data)
+        # Tell the learner once per minute, not once per dropped message; best effort, since the chat is
+        # likely at Telegram's per-chat limit right now.
+        if await self.redis.set(f"mluv:flood-notice:{user.id}", 1, nx=True, ex=60):
+            with contextlib.suppress(TelegramAPIError):
+                await self.notice(event, data)
+        return None
+
+
+class DbSessionMiddleware(BaseMiddleware):
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self.session_factory = session_factory
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        async with self.session_factory() as session:
+            data["session"] = session
+            try:
+                result = await handler(event, data)
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+            return result
+
+
+class LearnerMiddleware(BaseMiddleware):
+    """Creates the learner on first contact (language from Telegram's language_code) and loads them."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        tg_user: TelegramUser | None = data.get("event_from_user")
+        session: AsyncSession = data["session"]
+        if tg_user is None or tg_user.is_bot:
+            data["user"], data["lang"] = None, "ru"
+            return await handler(event, data)
+        profile = TelegramProfile(
+            id=tg_user.id,
+            first_name=tg_user.first_name,
+            last_name=tg_user.last_name,
+            username=tg_user.username,
+            language=language_of(tg_user.language_code),
+        )
+        user, created = await upsert_user(session, profile, dt.datetime.now(dt.UTC))
+        data["user"], data["lang"], data["user_created"] = user, user.language, created
+        return await handler(event, data)

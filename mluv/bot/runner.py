@@ -1,0 +1,92 @@
+"""How updates reach the dispatcher: a webhook route on the web server, or long polling.
+
+Webhook when WEBHOOK_URL is set: Telegram POSTs to its path with X-Telegram-Bot-Api-Secret-Token, and a
+request without the right secret gets 401. The update is handled before the answer (not in the
+background), so a crash makes Telegram redeliver it, and the dedupe middleware drops repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from urllib.parse import urlsplit
+
+from aiogram import Bot, Dispatcher
+from aiogram.types import BotCommand, BotCommandScopeDefault
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+
+from mluv.i18n import SUPPORTED_LANGUAGES, t
+from mluv.logs import get_logger
+from mluv.settings import Settings
+
+log = get_logger(__name__)
+
+COMMANDS = ("start", "stats", "report", "settings", "help")
+
+
+class SharedBotWebhookHandler(SimpleRequestHandler):
+    """aiogram's handler closes the bot session on shutdown; here the process's Resources own it."""
+
+    async def close(self) -> None:
+        return None
+
+
+class BotRunner:
+    def __init__(self, dispatcher: Dispatcher, bot: Bot, settings: Settings) -> None:
+        self.dispatcher = dispatcher
+        self.bot = bot
+        self.settings = settings
+        # Without a configured secret (development), a random one still keeps strangers out.
+        configured = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        self.webhook_secret = configured or secrets.token_urlsafe(32)
+        self._polling: asyncio.Task[None] | None = None
+
+    @property
+    def webhook_path(self) -> str | None:
+        if not self.settings.webhook_url:
+            return None
+        return urlsplit(self.settings.webhook_url).path or "/webhook"
+
+    def register_webhook_route(self, app: web.Application) -> None:
+        """Add the webhook route (before the app starts: aiohttp freezes its router)."""
+        if self.webhook_path:
+            handler = SharedBotWebhookHandler(
+                self.dispatcher, self.bot, handle_in_background=False, secret_token=self.webhook_secret
+            )
+            handler.register(app, path=self.webhook_path)
+
+    async def start(self) -> None:
+        await self._set_commands()
+        allowed = self.dispatcher.resolve_used_update_types()
+        if self.settings.webhook_url:
+            await self.bot.set_webhook(
+                self.settings.webhook_url, secret_token=self.webhook_secret, allowed_updates=allowed
+            )
+            log.info("receiving updates by webhook", path=self.webhook_path)
+            return
+        # Telegram refuses getUpdates while a webhook is set.
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        self._polling = asyncio.create_task(
+            self.dispatcher.start_polling(
+                self.bot, handle_signals=False, close_bot_session=False, allowed_updates=allowed
+            ),
+            name="bot-polling",
+        )
+        log.info("receiving updates by long polling")
+
+    async def stop(self) -> None:
+        if self._polling is not None:
+            with contextlib.suppress(RuntimeError):  # polling may not have started yet
+                await self.dispatcher.stop_polling()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._polling
+            self._polling = None
+
+    async def _set_commands(self) -> None:
+        for language in SUPPORTED_LANGUAGES:
+            commands = [
+                BotCommand(command=name, description=t(language, f"command-{name}")) for name in COMMANDS
+            ]
+            await self.bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=language)

@@ -1,0 +1,360 @@
+### Mluv.Me: every text the bot shows, in Russian.
+### Plain text (the bot sends it without parse_mode): no HTML, user text needs no escaping.
+### Numbers ($count, $words, $hour…) must be passed as int; the rest as str. Czech examples stay in Czech.
+### Every key here exists in uk/bot.ftl with the same variables (tests/i18n/test_texts.py checks).
+
+## Plural forms, for code that needs a counted noun on its own.
+
+n-messages = { $count } { $count ->
+        [one] сообщение
+        [few] сообщения
+       *[many] сообщений
+    }
+n-words = { $count } { $count ->
+        [one] слово
+        [few] слова
+       *[many] слов
+    }
+n-days = { $count } { $count ->
+        [one] день
+        [few] дня
+       *[many] дней
+    }
+n-stars = { $count } { $count ->
+        [one] звезда
+        [few] звезды
+       *[many] звёзд
+    }
+
+## /start
+
+start-welcome =
+    Привет! 👋 Я Mluv и помогаю практиковать письменный чешский.
+    Пиши мне по-чешски о чём угодно, а я отмечу ошибки, подскажу, где нужна диакритика (háčky a čárky), и покажу исправленный текст.
+    Каждый день тебя ждёт небольшое задание, серия дней подряд и раз в неделю отчёт о прогрессе.
+start-choose-language = На каком языке тебе удобнее получать подсказки?
+start-choose-level = Какой у тебя уровень чешского?
+level-beginner = 🌱 Начальный (A1–A2)
+level-intermediate = 🌿 Средний (B1–B2)
+level-advanced = 🌳 Продвинутый (C1–C2)
+# $level: beginner, intermediate or advanced
+start-done =
+    Готово! Уровень: { $level ->
+        [beginner] начальный
+        [intermediate] средний
+       *[advanced] продвинутый
+    }.
+    Напиши мне первое сообщение по-чешски, например: «Ahoj! Jmenuju se Anna a učím se česky.»
+
+## Practice and feedback
+
+practice-ack = 👀 Получил! Проверяю текст…
+feedback-empty = Не нашёл в сообщении ни одного слова 🤔 Напиши пару предложений по-чешски, например: «Dnes je krásný den.»
+feedback-perfect = 🎉 Отлично! { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слов
+    } и ни одной ошибки. Так держать!
+# $correctness: 0-100
+feedback-header = 📝 Правильность: { $correctness }% ({ $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слов
+    })
+# $items: lines made of feedback-diacritics-item
+feedback-diacritics =
+    ✏️ Диакритика ({ $count } { $count ->
+        [one] исправление
+        [few] исправления
+       *[many] исправлений
+    }):
+    { $items }
+feedback-diacritics-item = • { $original } → { $suggestion }
+# $items: lines made of feedback-correction-item(-explained)
+feedback-corrections =
+    🔧 { $count } { $count ->
+        [one] исправление
+        [few] исправления
+       *[many] исправлений
+    }:
+    { $items }
+feedback-correction-item = • { $original } → { $suggestion }
+feedback-correction-item-explained = • { $original } → { $suggestion }: { $explanation }
+# $words: the unknown words, comma-separated
+feedback-unknown-words = ❓ { $count ->
+        [1] Это слово я не знаю
+       *[other] Эти слова я не знаю
+    }, проверь написание: { $words }
+feedback-more = …и ещё { $count }
+feedback-corrected-text =
+    ✅ Исправленный текст:
+    { $text }
+feedback-comment = 💬 { $comment }
+
+## /stats and /report
+
+stats =
+    📊 Сегодня: { $messages } { $messages ->
+        [one] сообщение
+        [few] сообщения
+       *[many] сообщений
+    }, { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слов
+    }
+    🔥 Серия: { $streak } { $streak ->
+        [one] день
+        [few] дня
+       *[many] дней
+    } подряд, рекорд: { $longest } { $longest ->
+        [one] день
+        [few] дня
+       *[many] дней
+    }
+    🎯 Задание дня: { $done }/{ $goal } { $goal ->
+        [one] сообщение
+        [few] сообщения
+       *[many] сообщений
+    }
+challenge-completed = 🎯 Задание дня выполнено: { $goal } { $goal ->
+        [one] сообщение
+        [few] сообщения
+       *[many] сообщений
+    } за сегодня! Завтра будет новое.
+report-queued = 📈 Готовлю отчёт за неделю, пришлю через минуту.
+
+## /settings
+
+# $reminders: on or off; $hour: 0-23 (int); $timezone: e.g. Europe/Prague; $language: ru or uk
+settings-menu =
+    ⚙️ Настройки
+    🔔 Напоминания: { $reminders ->
+        [on] включены
+       *[off] выключены
+    }
+    ⏰ Время напоминания: { NUMBER($hour, minimumIntegerDigits: 2) }:00
+    🌍 Часовой пояс: { $timezone }
+    🗣 Язык: { $language ->
+        [uk] українська
+       *[ru] русский
+    }
+settings-reminders-on = 🔔 Напоминания включены.
+settings-reminders-off = 🔕 Напоминания выключены. Включить их снова можно в /settings.
+settings-hour-prompt = ⏰ Во сколько напоминать? Выбери час по своему часовому поясу.
+settings-hour-set = ⏰ Буду напоминать в { NUMBER($hour, minimumIntegerDigits: 2) }:00.
+settings-hour-invalid = Час должен быть числом от 0 до 23, например 18.
+settings-timezone-prompt = 🌍 Выбери свой часовой пояс:
+settings-timezone-set = 🌍 Часовой пояс: { $timezone }.
+settings-timezone-invalid = Не знаю часового пояса «{ $timezone }». Напиши его так: Europe/Prague.
+settings-language-prompt = 🗣 Выбери язык подсказок:
+settings-language-set = Готово! Теперь я пишу по-русски.
+
+## /help and errors
+
+help =
+    ✍️ Mluv: практика письменного чешского.
+    Просто пиши мне по-чешски, а я проверю текст и покажу ошибки.
+
+    /start — начать заново и выбрать уровень
+    /stats — статистика за сегодня и серия дней
+    /report — отчёт за неделю
+    /settings — напоминания, время, часовой пояс и язык
+    /help — эта справка
+unknown-command = Не знаю такой команды 🤔 Все команды есть в /help.
+unsupported-sticker = Классный стикер! 😄 Но проверять я умею только текст, напиши что-нибудь по-чешски.
+unsupported-photo = 📷 Фото я пока не читаю. Опиши его по-чешски, это отличная практика!
+unsupported-voice = 🎙 Голосовые я пока не понимаю. Напиши то же самое текстом по-чешски.
+unsupported-other = Я понимаю только текст ✍️ Напиши что-нибудь по-чешски.
+# $limit: the maximum number of characters
+text-too-long = Сообщение слишком длинное 🙈 Максимум { $limit } { $limit ->
+        [one] символ
+        [few] символа
+       *[many] символов
+    }, раздели текст на части.
+# $seconds: how long to wait
+too-many-messages = Помедленнее 🙂 Слишком много сообщений подряд. Подожди { $seconds } { $seconds ->
+        [one] секунду
+        [few] секунды
+       *[many] секунд
+    }, и продолжим.
+error-generic = Ой, что-то пошло не так 😕 Попробуй ещё раз чуть позже.
+
+## Notifications
+
+streak-reminder = 🔥 Твоя серия: { $streak } { $streak ->
+        [one] день
+        [few] дня
+       *[many] дней
+    } подряд! Напиши сегодня хотя бы одно предложение по-чешски, чтобы её не потерять.
+daily-reminder = ✍️ Время чешского! Как прошёл твой день? Напиши пару предложений, например: «Dnes jsem byl v práci a večer jsem vařil.»
+daily-challenge-nudge = 🎯 Задание дня: { $done }/{ $goal }. Осталось { $left } { $left ->
+        [one] сообщение
+        [few] сообщения
+       *[many] сообщений
+    }, ты почти у цели!
+# $correctness: mean correctness of the week, 0-100
+weekly-report-ready =
+    📈 Твоя неделя в Mluv
+    ✍️ { $messages } { $messages ->
+        [one] сообщение
+        [few] сообщения
+       *[many] сообщений
+    }, { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слов
+    }
+    📅 Дней с практикой: { $days } из 7
+    🎯 Средняя правильность: { $correctness }%
+    Подробный отчёт: /report
+streak-milestone = 🏆 { $days } { $days ->
+        [one] день
+        [few] дня
+       *[many] дней
+    } подряд, вот это серия! Держи награду: +{ $stars } { $stars ->
+        [one] звезда
+        [few] звезды
+       *[many] звёзд
+    } ⭐
+
+## Admin
+
+admin-only = 🔒 Извини, эта команда только для администраторов.
+broadcast-usage = Рассылка: /broadcast и текст сообщения. Перед отправкой я покажу превью и попрошу подтвердить.
+# $preview: the message as it will be sent; $count: recipients
+broadcast-confirm =
+    📣 Превью рассылки:
+
+    { $preview }
+
+    Получателей: { $count }. Отправить?
+broadcast-confirmed = ✅ Рассылка запущена: { $count } { $count ->
+        [one] получатель
+        [few] получателя
+       *[many] получателей
+    } в очереди.
+broadcast-cancelled = ❌ Рассылка отменена.
+schedule-usage = Запланировать пост: /schedule ГГГГ-ММ-ДД ЧЧ:ММ текст (время по UTC). Например: /schedule 2026-12-01 09:00 Dobré ráno!
+# $time: e.g. 2026-12-01 09:00
+schedule-done = 🗓 Запланировано на { $time } UTC.
+jobs-summary =
+    🛠 Фоновые задачи
+    В очереди: { $queued }
+    Выполняются: { $running }
+    Отложены: { $scheduled }
+    С ошибкой: { $failed }
+
+## Buttons
+
+btn-reminders-on = 🔔 Включить напоминания
+btn-reminders-off = 🔕 Выключить напоминания
+btn-hour = ⏰ Время
+btn-timezone = 🌍 Часовой пояс
+btn-language = 🗣 Язык
+btn-language-ru = Русский
+btn-language-uk = Українська
+btn-confirm = ✅ Подтвердить
+btn-cancel = ❌ Отмена
+
+## Bot menu (setMyCommands)
+
+command-start = начать и выбрать уровень
+command-stats = статистика за сегодня
+command-report = отчёт за неделю
+command-settings = напоминания, время, язык
+command-help = справка
+report-unavailable = 📈 Недельные отчёты скоро появятся. А пока посмотри /stats.
+
+## Reminders and milestones
+
+weekly-tip-more-days = 💡 Пиши хотя бы пару предложений каждый день: регулярность важнее объёма, а серия будет расти.
+weekly-tip-accuracy = 💡 Перед отправкой перечитай текст и проверь háčky и čárky: так ошибок станет меньше.
+weekly-tip-longer = 💡 Пробуй писать предложения подлиннее: со связками «protože», «když», «ale» ты потренируешь грамматику.
+weekly-tip-keep-going = 💡 Отличная неделя! Попробуй новую тему: опиши свои выходные или планы на лето.
+
+## Weekly report
+
+# The caption of the weekly report's chart. $time: the week, e.g. 16.11–22.11
+report-title = 📈 Твоя неделя в Mluv: { $time }
+report-totals = ✍️ { $messages } { $messages ->
+        [one] сообщение
+        [few] сообщения
+       *[many] сообщений
+    }, { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слов
+    }
+report-active-days = 📅 Дней с практикой: { $days } из 7
+# $correctness: mean correctness of the week weighted by words, 0-100
+report-correctness = 🎯 Средняя правильность: { $correctness }%
+report-correctness-none = 🎯 Правильность появится, когда я проверю твои тексты.
+report-streak = 🔥 Серия: { $streak } { $streak ->
+        [one] день
+        [few] дня
+       *[many] дней
+    } подряд, рекорд: { $longest } { $longest ->
+        [one] день
+        [few] дня
+       *[many] дней
+    }
+report-empty = На этой неделе сообщений не было. Ничего страшного, начнём заново!
+report-mistakes-title = 🔁 Частые ошибки:
+# $count: how many times this week
+report-mistake = • { $original } → { $suggestion } ×{ $count }
+report-mistake-unknown = • { $original } ×{ $count } (незнакомое слово)
+report-tips-title = 💡 Советы:
+report-tip-start = • Начни с малого: одно-два предложения по-чешски в день, например о том, как прошёл день.
+report-tip-regularity = • Практика была в { $days } { $days ->
+        [one] день
+        [few] дня
+       *[many] дней
+    } из 7. Лучше понемногу каждый день: регулярность важнее объёма.
+# $words: this week's words; $count: last week's words
+report-tip-comeback = • На этой неделе { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слов
+    } против { $count } на прошлой. Выдели 10 минут в день, и темп вернётся.
+report-tip-diacritics = • Чаще всего ошибки в диакритике (háčky a čárky). Запомни: { $original } → { $suggestion }.
+report-tip-accuracy = • Правильность { $correctness }%. Пиши предложения покороче и перечитывай исправления перед следующим сообщением.
+# $words: the average number of words in a message
+report-tip-longer = • В среднем { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слов
+    } в сообщении. Попробуй писать по 2–3 предложения: так быстрее растёт словарный запас.
+# $count: unknown words this week
+report-tip-unknown = • Некоторые слова я не узнал ({ $count }). Проверь их написание в словаре.
+report-tip-challenge = • Попробуй выполнить задание дня: { $goal } { $goal ->
+        [one] сообщение
+        [few] сообщения
+       *[many] сообщений
+    } за день.
+# $count: percent more words than last week
+report-tip-growth = • На { $count }% больше слов, чем на прошлой неделе. Так держать!
+report-tip-level-up = • { $correctness }% правильности: отличный результат! Пора усложнять: новые темы и тексты подлиннее.
+report-tip-streak = • Серия { $streak } { $streak ->
+        [one] день
+        [few] дня
+       *[many] дней
+    } подряд. Не прерывай её!
+report-tip-keep-going = • Продолжай в том же духе: немного чешского каждый день.
+# Sent when the learner asks for a report that was already delivered; $time: the week, e.g. 16.11–22.11
+report-already-sent = 📈 Отчёт за неделю { $time } уже выше ↑ Следующий появится, когда закончится эта неделя.
+
+## Broadcast progress
+
+# The operator's message while a broadcast runs (edited in place). $done: recipients handled; $count: all
+broadcast-progress-running = 📣 Рассылка идёт: { $done } из { $count }
+broadcast-progress-completed = ✅ Рассылка завершена. Получателей: { $count }
+broadcast-progress-cancelled = ⏹ Рассылка остановлена: обработано { $done } из { $count }
+broadcast-progress-failed = ⚠️ Рассылка прервана после нескольких попыток: обработано { $done } из { $count }
+# $limit: Telegram's text limit, 4096
+broadcast-progress-rejected = ⚠️ Рассылка не отправлена: текст пустой или длиннее { $limit } символов.
+# One line per counter under the heading above; $count: how many recipients
+broadcast-progress-sent = ✅ Доставлено: { $count }
+broadcast-progress-blocked = 🚫 Заблокировали бота: { $count }
+broadcast-progress-errors = ⚠️ Ошибки: { $count }
+broadcast-progress-unknown = ❔ Без подтверждения доставки: { $count }

@@ -1,0 +1,360 @@
+### Mluv.Me: every text the bot shows, in Ukrainian.
+### Plain text (the bot sends it without parse_mode): no HTML, user text needs no escaping.
+### Numbers ($count, $words, $hour…) must be passed as int; the rest as str. Czech examples stay in Czech.
+### Every key here exists in ru/bot.ftl with the same variables (tests/i18n/test_texts.py checks).
+
+## Plural forms, for code that needs a counted noun on its own.
+
+n-messages = { $count } { $count ->
+        [one] повідомлення
+        [few] повідомлення
+       *[many] повідомлень
+    }
+n-words = { $count } { $count ->
+        [one] слово
+        [few] слова
+       *[many] слів
+    }
+n-days = { $count } { $count ->
+        [one] день
+        [few] дні
+       *[many] днів
+    }
+n-stars = { $count } { $count ->
+        [one] зірка
+        [few] зірки
+       *[many] зірок
+    }
+
+## /start
+
+start-welcome =
+    Привіт! 👋 Я Mluv і допомагаю практикувати письмову чеську.
+    Пиши мені чеською про що завгодно, а я позначу помилки, підкажу, де потрібна діакритика (háčky a čárky), і покажу виправлений текст.
+    Щодня на тебе чекає невелике завдання, серія днів поспіль і раз на тиждень звіт про прогрес.
+start-choose-language = Якою мовою тобі зручніше отримувати підказки?
+start-choose-level = Який у тебе рівень чеської?
+level-beginner = 🌱 Початковий (A1–A2)
+level-intermediate = 🌿 Середній (B1–B2)
+level-advanced = 🌳 Просунутий (C1–C2)
+# $level: beginner, intermediate or advanced
+start-done =
+    Готово! Рівень: { $level ->
+        [beginner] початковий
+        [intermediate] середній
+       *[advanced] просунутий
+    }.
+    Напиши мені перше повідомлення чеською, наприклад: «Ahoj! Jmenuju se Anna a učím se česky.»
+
+## Practice and feedback
+
+practice-ack = 👀 Отримав! Перевіряю текст…
+feedback-empty = Не знайшов у повідомленні жодного слова 🤔 Напиши кілька речень чеською, наприклад: «Dnes je krásný den.»
+feedback-perfect = 🎉 Чудово! { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слів
+    } і жодної помилки. Так тримати!
+# $correctness: 0-100
+feedback-header = 📝 Правильність: { $correctness }% ({ $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слів
+    })
+# $items: lines made of feedback-diacritics-item
+feedback-diacritics =
+    ✏️ Діакритика ({ $count } { $count ->
+        [one] виправлення
+        [few] виправлення
+       *[many] виправлень
+    }):
+    { $items }
+feedback-diacritics-item = • { $original } → { $suggestion }
+# $items: lines made of feedback-correction-item(-explained)
+feedback-corrections =
+    🔧 { $count } { $count ->
+        [one] виправлення
+        [few] виправлення
+       *[many] виправлень
+    }:
+    { $items }
+feedback-correction-item = • { $original } → { $suggestion }
+feedback-correction-item-explained = • { $original } → { $suggestion }: { $explanation }
+# $words: the unknown words, comma-separated
+feedback-unknown-words = ❓ { $count ->
+        [1] Цього слова я не знаю
+       *[other] Цих слів я не знаю
+    }, перевір написання: { $words }
+feedback-more = …і ще { $count }
+feedback-corrected-text =
+    ✅ Виправлений текст:
+    { $text }
+feedback-comment = 💬 { $comment }
+
+## /stats and /report
+
+stats =
+    📊 Сьогодні: { $messages } { $messages ->
+        [one] повідомлення
+        [few] повідомлення
+       *[many] повідомлень
+    }, { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слів
+    }
+    🔥 Серія: { $streak } { $streak ->
+        [one] день
+        [few] дні
+       *[many] днів
+    } поспіль, рекорд: { $longest } { $longest ->
+        [one] день
+        [few] дні
+       *[many] днів
+    }
+    🎯 Завдання дня: { $done }/{ $goal } { $goal ->
+        [one] повідомлення
+        [few] повідомлення
+       *[many] повідомлень
+    }
+challenge-completed = 🎯 Завдання дня виконано: { $goal } { $goal ->
+        [one] повідомлення
+        [few] повідомлення
+       *[many] повідомлень
+    } за сьогодні! Завтра буде нове.
+report-queued = 📈 Готую звіт за тиждень, надішлю за хвилину.
+
+## /settings
+
+# $reminders: on or off; $hour: 0-23 (int); $timezone: e.g. Europe/Prague; $language: ru or uk
+settings-menu =
+    ⚙️ Налаштування
+    🔔 Нагадування: { $reminders ->
+        [on] увімкнені
+       *[off] вимкнені
+    }
+    ⏰ Час нагадування: { NUMBER($hour, minimumIntegerDigits: 2) }:00
+    🌍 Часовий пояс: { $timezone }
+    🗣 Мова: { $language ->
+        [uk] українська
+       *[ru] русский
+    }
+settings-reminders-on = 🔔 Нагадування увімкнено.
+settings-reminders-off = 🔕 Нагадування вимкнено. Увімкнути їх знову можна в /settings.
+settings-hour-prompt = ⏰ О котрій нагадувати? Обери годину за своїм часовим поясом.
+settings-hour-set = ⏰ Нагадуватиму о { NUMBER($hour, minimumIntegerDigits: 2) }:00.
+settings-hour-invalid = Година має бути числом від 0 до 23, наприклад 18.
+settings-timezone-prompt = 🌍 Обери свій часовий пояс:
+settings-timezone-set = 🌍 Часовий пояс: { $timezone }.
+settings-timezone-invalid = Не знаю часового поясу «{ $timezone }». Напиши його так: Europe/Prague.
+settings-language-prompt = 🗣 Обери мову підказок:
+settings-language-set = Готово! Тепер я пишу українською.
+
+## /help and errors
+
+help =
+    ✍️ Mluv: практика письмової чеської.
+    Просто пиши мені чеською, а я перевірю текст і покажу помилки.
+
+    /start — почати спочатку й обрати рівень
+    /stats — статистика за сьогодні та серія днів
+    /report — звіт за тиждень
+    /settings — нагадування, час, часовий пояс і мова
+    /help — ця довідка
+unknown-command = Не знаю такої команди 🤔 Усі команди є в /help.
+unsupported-sticker = Класний стікер! 😄 Але перевіряти я вмію лише текст, напиши щось чеською.
+unsupported-photo = 📷 Фото я поки не читаю. Опиши його чеською, це чудова практика!
+unsupported-voice = 🎙 Голосові я поки не розумію. Напиши те саме текстом чеською.
+unsupported-other = Я розумію лише текст ✍️ Напиши щось чеською.
+# $limit: the maximum number of characters
+text-too-long = Повідомлення задовге 🙈 Максимум { $limit } { $limit ->
+        [one] символ
+        [few] символи
+       *[many] символів
+    }, розділи текст на частини.
+# $seconds: how long to wait
+too-many-messages = Повільніше 🙂 Забагато повідомлень поспіль. Зачекай { $seconds } { $seconds ->
+        [one] секунду
+        [few] секунди
+       *[many] секунд
+    }, і продовжимо.
+error-generic = Ой, щось пішло не так 😕 Спробуй ще раз трохи згодом.
+
+## Notifications
+
+streak-reminder = 🔥 Твоя серія: { $streak } { $streak ->
+        [one] день
+        [few] дні
+       *[many] днів
+    } поспіль! Напиши сьогодні хоча б одне речення чеською, щоб її не втратити.
+daily-reminder = ✍️ Час для чеської! Як минув твій день? Напиши кілька речень, наприклад: «Dnes jsem byl v práci a večer jsem vařil.»
+daily-challenge-nudge = 🎯 Завдання дня: { $done }/{ $goal }. Залишилося { $left } { $left ->
+        [one] повідомлення
+        [few] повідомлення
+       *[many] повідомлень
+    }, ти майже біля мети!
+# $correctness: mean correctness of the week, 0-100
+weekly-report-ready =
+    📈 Твій тиждень у Mluv
+    ✍️ { $messages } { $messages ->
+        [one] повідомлення
+        [few] повідомлення
+       *[many] повідомлень
+    }, { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слів
+    }
+    📅 Днів із практикою: { $days } із 7
+    🎯 Середня правильність: { $correctness }%
+    Докладний звіт: /report
+streak-milestone = 🏆 { $days } { $days ->
+        [one] день
+        [few] дні
+       *[many] днів
+    } поспіль, оце так серія! Тримай нагороду: +{ $stars } { $stars ->
+        [one] зірка
+        [few] зірки
+       *[many] зірок
+    } ⭐
+
+## Admin
+
+admin-only = 🔒 Вибач, ця команда лише для адміністраторів.
+broadcast-usage = Розсилка: /broadcast і текст повідомлення. Перед надсиланням я покажу попередній перегляд і попрошу підтвердити.
+# $preview: the message as it will be sent; $count: recipients
+broadcast-confirm =
+    📣 Попередній перегляд розсилки:
+
+    { $preview }
+
+    Отримувачів: { $count }. Надіслати?
+broadcast-confirmed = ✅ Розсилку запущено: { $count } { $count ->
+        [one] отримувач
+        [few] отримувачі
+       *[many] отримувачів
+    } у черзі.
+broadcast-cancelled = ❌ Розсилку скасовано.
+schedule-usage = Запланувати допис: /schedule РРРР-ММ-ДД ГГ:ХХ текст (час за UTC). Наприклад: /schedule 2026-12-01 09:00 Dobré ráno!
+# $time: e.g. 2026-12-01 09:00
+schedule-done = 🗓 Заплановано на { $time } UTC.
+jobs-summary =
+    🛠 Фонові задачі
+    У черзі: { $queued }
+    Виконуються: { $running }
+    Відкладені: { $scheduled }
+    З помилкою: { $failed }
+
+## Buttons
+
+btn-reminders-on = 🔔 Увімкнути нагадування
+btn-reminders-off = 🔕 Вимкнути нагадування
+btn-hour = ⏰ Час
+btn-timezone = 🌍 Часовий пояс
+btn-language = 🗣 Мова
+btn-language-ru = Русский
+btn-language-uk = Українська
+btn-confirm = ✅ Підтвердити
+btn-cancel = ❌ Скасувати
+
+## Bot menu (setMyCommands)
+
+command-start = почати й обрати рівень
+command-stats = статистика за сьогодні
+command-report = звіт за тиждень
+command-settings = нагадування, час, мова
+command-help = довідка
+report-unavailable = 📈 Тижневі звіти скоро з'являться. А поки подивись /stats.
+
+## Reminders and milestones
+
+weekly-tip-more-days = 💡 Пиши хоча б кілька речень щодня: регулярність важливіша за обсяг, а серія зростатиме.
+weekly-tip-accuracy = 💡 Перед надсиланням перечитай текст і перевір háčky та čárky: так помилок стане менше.
+weekly-tip-longer = 💡 Спробуй писати довші речення: зі сполучниками «protože», «když», «ale» ти потренуєш граматику.
+weekly-tip-keep-going = 💡 Чудовий тиждень! Спробуй нову тему: опиши свої вихідні або плани на літо.
+
+## Weekly report
+
+# The caption of the weekly report's chart. $time: the week, e.g. 16.11–22.11
+report-title = 📈 Твій тиждень у Mluv: { $time }
+report-totals = ✍️ { $messages } { $messages ->
+        [one] повідомлення
+        [few] повідомлення
+       *[many] повідомлень
+    }, { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слів
+    }
+report-active-days = 📅 Днів із практикою: { $days } із 7
+# $correctness: mean correctness of the week weighted by words, 0-100
+report-correctness = 🎯 Середня правильність: { $correctness }%
+report-correctness-none = 🎯 Правильність з'явиться, коли я перевірю твої тексти.
+report-streak = 🔥 Серія: { $streak } { $streak ->
+        [one] день
+        [few] дні
+       *[many] днів
+    } поспіль, рекорд: { $longest } { $longest ->
+        [one] день
+        [few] дні
+       *[many] днів
+    }
+report-empty = Цього тижня повідомлень не було. Нічого страшного, почнімо знову!
+report-mistakes-title = 🔁 Часті помилки:
+# $count: how many times this week
+report-mistake = • { $original } → { $suggestion } ×{ $count }
+report-mistake-unknown = • { $original } ×{ $count } (незнайоме слово)
+report-tips-title = 💡 Поради:
+report-tip-start = • Почни з малого: одне-два речення чеською на день, наприклад про те, як минув день.
+report-tip-regularity = • Практика була в { $days } { $days ->
+        [one] день
+        [few] дні
+       *[many] днів
+    } із 7. Краще потроху щодня: регулярність важливіша за обсяг.
+# $words: this week's words; $count: last week's words
+report-tip-comeback = • Цього тижня { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слів
+    } проти { $count } минулого. Виділи 10 хвилин на день, і темп повернеться.
+report-tip-diacritics = • Найчастіше помилки в діакритиці (háčky a čárky). Запам'ятай: { $original } → { $suggestion }.
+report-tip-accuracy = • Правильність { $correctness }%. Пиши коротші речення й перечитуй виправлення перед наступним повідомленням.
+# $words: the average number of words in a message
+report-tip-longer = • У середньому { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слів
+    } у повідомленні. Спробуй писати по 2–3 речення: так швидше росте словниковий запас.
+# $count: unknown words this week
+report-tip-unknown = • Деяких слів я не впізнав ({ $count }). Перевір їхнє написання в словнику.
+report-tip-challenge = • Спробуй виконати завдання дня: { $goal } { $goal ->
+        [one] повідомлення
+        [few] повідомлення
+       *[many] повідомлень
+    } за день.
+# $count: percent more words than last week
+report-tip-growth = • На { $count }% більше слів, ніж минулого тижня. Так тримати!
+report-tip-level-up = • { $correctness }% правильності: чудовий результат! Час ускладнювати: нові теми й довші тексти.
+report-tip-streak = • Серія { $streak } { $streak ->
+        [one] день
+        [few] дні
+       *[many] днів
+    } поспіль. Не переривай її!
+report-tip-keep-going = • Продовжуй у тому ж дусі: трохи чеської щодня.
+# Sent when the learner asks for a report that was already delivered; $time: the week, e.g. 16.11–22.11
+report-already-sent = 📈 Звіт за тиждень { $time } уже вище ↑ Наступний з'явиться, коли закінчиться цей тиждень.
+
+## Broadcast progress
+
+# The operator's message while a broadcast runs (edited in place). $done: recipients handled; $count: all
+broadcast-progress-running = 📣 Розсилка триває: { $done } з { $count }
+broadcast-progress-completed = ✅ Розсилку завершено. Отримувачів: { $count }
+broadcast-progress-cancelled = ⏹ Розсилку зупинено: оброблено { $done } з { $count }
+broadcast-progress-failed = ⚠️ Розсилку перервано після кількох спроб: оброблено { $done } з { $count }
+# $limit: Telegram's text limit, 4096
+broadcast-progress-rejected = ⚠️ Розсилку не надіслано: текст порожній або довший за { $limit } символів.
+# One line per counter under the heading above; $count: how many recipients
+broadcast-progress-sent = ✅ Доставлено: { $count }
+broadcast-progress-blocked = 🚫 Заблокували бота: { $count }
+broadcast-progress-errors = ⚠️ Помилки: { $count }
+broadcast-progress-unknown = ❔ Без підтвердження доставки: { $count }

@@ -1,0 +1,33 @@
+"""Queues by latency class.
+
+arq re-runs a crashed job only after its in-progress key expires, which is the longest timeout of any
+function in that worker + 10 s. Short user-facing jobs therefore live on their own queue, served by
+workers whose every job has a short timeout, so a job lost in a crash runs again within a minute; long
+jobs (broadcasts, reports, batch statistics) live on another queue with long timeouts.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Queue(StrEnum):
+    FAST = "mluv:queue:fast"
+    LONG = "mluv:queue:long"
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @property
+    def health_check_key(self) -> str:
+        # arq's convention (<queue><health_check_key_suffix>), so `arq --check` finds it.
+        return f"{self.value}:health-check"
+
+    @classmethod
+    def from_label(cls, label: str) -> Queue:
+        try:
+            return cls[label.upper()]
+        except KeyError:
+            names = ", ".join(q.label for q in cls)
+            raise ValueError(f"unknown queue {label!r}; choose one of {names}") from None

@@ -1,0 +1,353 @@
+"""Enqueue in one round trip and wake the workers, instead of workers polling Redis.
+
+arq's `enqueue_job` takes three round trips (WATCH, EXISTS, MULTI/PSETEX/ZADD/EXEC) and its worker polls
+the queue every `poll_delay`: ~11 ms of latency at 10 ms polls (and ~100 commands/s from an idle worker),
+or ~0.5 s at its default. Here:
+
+- `WakingRedis.enqueue_job` (same signature, same return) runs one Lua script that makes the same checks
+  and writes the same keys as arq (`arq:job:<id>` with its expiry, the queue zset) and PUBLISHes on the
+  queue's wake channel. arq workers, `arq --check` and the dashboard read those keys unchanged.
+- `WakingWorker` is an arq Worker whose loop polls when woken: by a publish on its queue's channel, by a
+  job of its own ending (a free slot; a retry it scheduled), or when the earliest deferred job or cron
+  tick falls due; else once per `idle_poll` seconds as a safety net (a plain-arq enqueue, a subscriber
+  reconnecting). Idle, it issues about one command per `idle_poll` plus the heartbeats. Where arq's
+  loop exits when Redis is unreachable, this one logs and polls again (backing off up to 5 s).
+- It claims the due jobs of a poll in one Lua script (arq's checks and its `arq:in-progress:<id>` keys,
+  so arq workers on the same queue still never run a job twice) instead of arq's four round trips per
+  job, and reports jobs arq gives up without running them (`on_given_up`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+from uuid import uuid4
+
+from arq import worker as arq_worker
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+from arq.jobs import Job, JobResult, deserialize_result, serialize_job
+from arq.utils import timestamp_ms, to_ms, to_unix_ms
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from mluv.jobs.serializer import StoredJobError, deserialize, serialize
+from mluv.logs import get_logger
+
+log = get_logger(__name__)
+
+WAKE_CHANNEL_PREFIX = "mluv:wake:"
+IDLE_POLL_SECONDS = 2.0  # the most a job waits when its wake was missed (subscriber reconnecting)
+ABORT_CHECK_SECONDS = 0.5  # while jobs run, arq's abort set is read this often (the dashboard's Abort)
+RESUBSCRIBE_SECONDS = 1.0
+RECONNECT_FIRST_SECONDS = 0.5  # Redis unreachable: poll again after this, doubling up to the max
+RECONNECT_MAX_SECONDS = 5.0
+
+# Called with the worker's ctx and the stored failure when arq gives a job up without running it.
+GivenUpHook = Callable[[dict[str, Any], JobResult], Awaitable[None]]
+
+# KEYS: job key, result key, queue zset; ARGV: expiry ms, serialized job, score, wake channel, job id.
+# arq's checks and writes, atomically: no job or result under this id, then PSETEX the job and ZADD it.
+ENQUEUE_SCRIPT = """
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
+  return 0
+end
+redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[5])
+redis.call('PUBLISH', ARGV[4], ARGV[3])
+return 1
+"""
+
+
+# KEYS: queue zset, then one in-progress key per candidate; ARGV: now ms, in-progress ttl ms, the ids.
+# arq's start check and claim for each (no one running it, still queued, due), atomically, for a batch:
+# arq spends four round trips per job (WATCH, EXISTS, ZSCORE, MULTI/PSETEX/EXEC). Returns id, score, ...
+START_SCRIPT = """
+local now = tonumber(ARGV[1])
+local started = {}
+for i = 2, #KEYS do
+  local id = ARGV[i + 1]
+  if redis.call('EXISTS', KEYS[i]) == 0 then
+    local score = redis.call('ZSCORE', KEYS[1], id)
+    if score and tonumber(score) <= now then
+      redis.call('PSETEX', KEYS[i], ARGV[2], '1')
+      started[#started + 1] = id
+      started[#started + 1] = score
+    end
+  end
+end
+return started
+"""
+
+
+def wake_channel(pool: ArqRedis, queue_name: str) -> str:
+    # Pub/sub ignores the db number: the channel names it, so other dbs' enqueues wake no one here.
+    return f"{WAKE_CHANNEL_PREFIX}{pool.connection_pool.connection_kwargs.get('db', 0)}:{queue_name}"
+
+
+class WakingRedis(ArqRedis):
+    """ArqRedis whose enqueue_job is one round trip (EVALSHA) and wakes the queue's workers."""
+
+    _enqueue_script: AsyncScript | None = None
+
+    async def enqueue_job(
+        self,
+        function: str,
+        *args: Any,
+        _job_id: str | None = None,
+        _queue_name: str | None = None,
+        _defer_until: dt.datetime | None = None,
+        _defer_by: int | float | dt.timedelta | None = None,
+        _expires: int | float | dt.timedelta | None = None,
+        _job_try: int | None = None,
+        **kwargs: Any,
+    ) -> Job | None:
+        """arq's enqueue_job, same arguments and result: None if a job or result with this id exists."""
+        queue_name = _queue_name or self.default_queue_name
+        job_id = _job_id or uuid4().hex
+        if _defer_until and _defer_by:
+            raise RuntimeError("use either 'defer_until' or 'defer_by' or neither, not both")
+        enqueue_time_ms = timestamp_ms()
+        defer_by_ms = to_ms(_defer_by)
+        if _defer_until is not None:
+            score = to_unix_ms(_defer_until)
+        elif defer_by_ms:
+            score = enqueue_time_ms + defer_by_ms
+        else:
+            score = enqueue_time_ms
+        expires_ms = to_ms(_expires) or score - enqueue_time_ms + self.expires_extra_ms
+        data = serialize_job(
+            function, args, kwargs, _job_try, enqueue_time_ms, serializer=self.job_serializer
+        )
+        if self._enqueue_script is None:
+            # register_script: EVALSHA, and EVAL once after a SCRIPT FLUSH or a Redis restart (NOSCRIPT).
+            self._enqueue_script = self.register_script(ENQUEUE_SCRIPT)
+        created = await self._enqueue_script(
+            keys=[job_key_prefix + job_id, result_key_prefix + job_id, queue_name],
+            args=[expires_ms, data, score, wake_channel(self, queue_name), job_id],
+        )
+        if not created:
+            return None
+        return Job(job_id, redis=self, _queue_name=queue_name, _deserializer=self.job_deserializer)
+
+
+def as_waking(pool: ArqRedis) -> WakingRedis:
+    """arq's create_pool hard-codes ArqRedis (and its sentinel variant); the subclass only adds methods."""
+    pool.__class__ = WakingRedis
+    return cast(WakingRedis, pool)
+
+
+async def create_waking_pool(
+    settings: RedisSettings, *, default_queue_name: str, expires_extra_ms: int | None = None
+) -> WakingRedis:
+    """A pool with the safe serializer (never pickle) whose enqueues wake the workers."""
+    extra: dict[str, Any] = {} if expires_extra_ms is None else {"expires_extra_ms": expires_extra_ms}
+    pool = await create_pool(
+        settings,
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+        default_queue_name=default_queue_name,
+        **extra,
+    )
+    return as_waking(pool)
+
+
+class WakingWorker(arq_worker.Worker):
+    """An arq Worker that polls when woken instead of every poll_delay; see the module docstring.
+
+    Burst mode keeps arq's own loop. arq's poll_delay still sizes the cron look-ahead window.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        idle_poll: float = IDLE_POLL_SECONDS,
+        on_given_up: GivenUpHook | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.idle_poll_s = idle_poll
+        self.on_given_up = on_given_up
+        self._start_script: AsyncScript | None = None
+        self.wake = asyncio.Event()
+        self.polls = 0
+        self._next_due_ms: int | None = None
+        self._last_abort_check = 0.0
+
+    async def main(self) -> None:
+        if self.burst:
+            return await super().main()
+        if self._pool is None:
+            self._pool = await create_waking_pool(
+                self.redis_settings or RedisSettings(),
+                default_queue_name=self.queue_name,
+                expires_extra_ms=self.expires_extra_ms,
+            )
+        elif not isinstance(self._pool, WakingRedis):
+            as_waking(self._pool)
+        arq_worker.logger.info(
+            "Starting worker for %d functions: %s", len(self.functions), ", ".join(self.functions)
+        )
+        # Looked up on arq.worker at call time: tests stub it (fakeredis has no INFO).
+        await arq_worker.log_redis_info(self.pool, arq_worker.logger.info)  # type: ignore[attr-defined]
+        self.ctx["redis"] = self.pool
+        if self.on_startup:
+            await self.on_startup(self.ctx)
+        listener = asyncio.create_task(self._listen(), name=f"mluv-wake-{self.queue_name}")
+        failures = 0
+        try:
+            while True:
+                self.wake.clear()
+                try:
+                    more = await self._poll_iteration()
+                except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+                    # arq's loop dies with Redis; this one waits it out (the embedded workers of mluv
+                    # serve have no supervisor to restart them). Running jobs go on meanwhile.
+                    delay = min(RECONNECT_FIRST_SECONDS * 2**failures, RECONNECT_MAX_SECONDS)
+                    failures += 1
+                    log.warning(
+                        "redis unreachable, polling again",
+                        queue=self.queue_name,
+                        error=str(error),
+                        retry_in=delay,
+                        failures=failures,
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                if failures:
+                    log.info("redis reachable again", queue=self.queue_name, after_failures=failures)
+                    failures = 0
+                if not more:
+                    await self._sleep()
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _poll_iteration(self) -> bool:  # type: ignore[override]
+        """arq's iteration, reading due and deferred entries at once; True if more are due right now."""
+        self.polls += 1
+        more = False
+        self._next_due_ms = None
+        if self.allow_pick_jobs and self.job_counter < self.max_jobs:
+            now = timestamp_ms()
+            entries: list[tuple[bytes, float]] = await self.pool.zrangebyscore(
+                self.queue_name,
+                min=float("-inf"),
+                max=float("inf"),
+                start=self._queue_read_offset,
+                num=self.queue_read_limit,
+                withscores=True,
+            )
+            due: list[bytes] = []
+            for raw_id, score in entries:
+                if score > now:
+                    self._next_due_ms = int(score)
+                    break
+                running = self.tasks.get(raw_id.decode())
+                if running is None or running.done():  # a job running here needs no Redis check
+                    due.append(raw_id)
+            before = len(self.tasks)
+            await self.start_jobs(due)
+            # A full read may hide more due jobs: read again at once, if this read made progress.
+            full = len(entries) == self.queue_read_limit and self._next_due_ms is None
+            more = full and len(self.tasks) > before
+
+        loop_time = asyncio.get_running_loop().time()
+        abort_due = loop_time - self._last_abort_check >= ABORT_CHECK_SECONDS
+        if self.allow_abort_jobs and self.job_tasks and abort_due:
+            self._last_abort_check = loop_time
+            await self._cancel_aborted_jobs()
+
+        for job_id, task in list(self.tasks.items()):
+            if task.done():
+                del self.tasks[job_id]
+                task.result()  # arq: errors in run_job propagate
+
+        await self.heart_beat()
+        return more
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        """arq's start_jobs (same checks, same in-progress keys) for as many ids as there are free
+        slots, in one round trip; a slot is counted only once its job is claimed."""
+        # arq counts a slot before its start transaction and gives it back only on a WATCH conflict, so
+        # Redis dropping mid-transaction kept the slot for good (arq's loop exits there; this one goes on).
+        candidates = [raw.decode() for raw in job_ids[: max(self.max_jobs - self.job_counter, 0)]]
+        if not candidates:
+            return
+        if self._start_script is None:
+            self._start_script = self.pool.register_script(START_SCRIPT)
+        ttl_ms = int(self.in_progress_timeout_s * 1000)
+        started: list[bytes] = await self._start_script(
+            keys=[self.queue_name, *(in_progress_key_prefix + job_id for job_id in candidates)],
+            args=[timestamp_ms(), ttl_ms, *candidates],
+        )
+        for raw_id, raw_score in zip(started[::2], started[1::2], strict=True):
+            job_id = raw_id.decode()
+            await self.sem.acquire()  # never waits: fewer jobs than free slots were claimed
+            self.job_counter += 1
+            task = self.loop.create_task(self.run_job(job_id, int(float(raw_score))))
+            task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+            self.tasks[job_id] = task
+
+    async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
+        await super().finish_failed_job(job_id, result_data)
+        # arq gives a job up before running it (tries used up by crashes or deploys, expired, unknown
+        # function, undecodable payload) without calling any job hook: only this sees it.
+        if self.on_given_up is None or result_data is None:
+            return
+        try:
+            result = deserialize_result(result_data, deserializer=self.job_deserializer)
+            error = result.result
+            aborted = isinstance(error, StoredJobError) and error.type_name == "CancelledError"
+            if not aborted:  # Abort before start is the operator's own decision
+                await self.on_given_up(self.ctx, result)
+        except Exception as error:  # arq's job task must not fail here: the poll loop re-raises it
+            log.error("could not report a job given up", job_id=job_id, error=str(error))
+
+    def _release_sem_dec_counter_on_complete(self) -> None:
+        # A job of ours ended: a slot is free, and a retry it scheduled needs its time read.
+        super()._release_sem_dec_counter_on_complete()
+        self.wake.set()
+
+    def _sleep_seconds(self) -> float:
+        seconds = self.idle_poll_s
+        if self.allow_abort_jobs and self.job_tasks:
+            seconds = min(seconds, ABORT_CHECK_SECONDS)
+        if self._next_due_ms is not None:
+            seconds = min(seconds, (self._next_due_ms - timestamp_ms()) / 1000)
+        pending = [c.next_run for c in self.cron_jobs if c.next_run is not None]
+        if pending:
+            # run_cron enqueues a tick up to two windows ahead: wake one window before the earliest.
+            window = max(self.poll_delay_s, 0.5)
+            earliest = min(pending) - dt.datetime.now(tz=self.timezone)
+            seconds = min(seconds, earliest.total_seconds() - window)
+        return max(seconds, 0.0)
+
+    async def _sleep(self) -> None:
+        # asyncio.timeout, not wait_for: 3.11's wait_for swallows a cancel arriving just as the wake is
+        # set (cpython gh-86296), and the worker's task then never stops (a shutdown that hangs).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._sleep_seconds()):
+                await self.wake.wait()
+
+    async def _listen(self) -> None:
+        """Set `wake` on every publish on this queue's channel; resubscribe after a connection loss."""
+        channel = wake_channel(self.pool, self.queue_name)
+        while True:
+            try:
+                async with self.pool.pubsub() as pubsub:
+                    await pubsub.subscribe(channel)
+                    self.wake.set()  # publishes made while (re)subscribing were missed: poll once
+                    async for message in pubsub.listen():
+                        if message["type"] == "message":
+                            self.wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # Redis down: the loop's safety-net polls go on, and fail loudly
+                log.warning("wake subscription lost", queue=self.queue_name, error=str(error))
+                await asyncio.sleep(RESUBSCRIBE_SECONDS)

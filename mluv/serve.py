@@ -1,0 +1,101 @@
+"""`mluv serve`: one process with the web server, the bot and (optionally) the embedded workers.
+
+Start order: service URLs (embedded servers in development when unset) → the Bot API sandbox when no
+Telegram is configured → migrations → Resources → web server (with the webhook route) → workers → bot.
+Stop order is the reverse, so no job or update is cut off while a resource it needs is already closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from mluv.bot.dispatcher import create_dispatcher
+from mluv.bot.runner import BotRunner
+from mluv.db.migrate import upgrade
+from mluv.jobs.worker import EmbeddedWorkers
+from mluv.logs import get_logger
+from mluv.resources import Resources, with_service_urls
+from mluv.settings import Settings
+from mluv.telegram.sandbox import SANDBOX_KEY, SandboxConfig, create_sandbox_app, run_sandbox
+from mluv.web.app import create_app
+from mluv.web.metrics import start_metrics_server
+from mluv.web.sentry import init_sentry
+
+log = get_logger(__name__)
+
+# Simulated learners' Telegram ids (far from real ones, so a sandbox database is easy to tell apart).
+LEARNER_BASE_ID = 700_000_000
+
+
+@contextlib.asynccontextmanager
+async def development_sandbox(settings: Settings) -> AsyncIterator[Settings]:
+    """Run the local Bot API sandbox (with simulated learners) and point the settings at it."""
+    app = create_sandbox_app(SandboxConfig(auto_create_chats=True))
+    async with run_sandbox(settings.web_host, settings.sandbox_port, app=app) as url:
+        simulator = app[SANDBOX_KEY].simulator
+        if settings.sandbox_learners and settings.sandbox_rate > 0:
+            simulator.start(settings.sandbox_learners, settings.sandbox_rate, None, base_id=LEARNER_BASE_ID)
+        elif settings.sandbox_learners:
+            simulator.create_learners(settings.sandbox_learners, LEARNER_BASE_ID)
+        log.warning(
+            "no BOT_TOKEN: the bot talks to the local Telegram sandbox",
+            sandbox=f"{url}/_sandbox/",
+            learners=settings.sandbox_learners,
+            rate_per_second=settings.sandbox_rate,
+        )
+        yield settings.model_copy(update={"telegram_api_base": url})
+
+
+async def serve(settings: Settings, *, migrate: bool = True, stop: asyncio.Event | None = None) -> None:
+    settings = with_service_urls(settings)
+    database_url = settings.database_url
+    assert database_url is not None
+    stop = stop or _stop_on_signals()
+    init_sentry(settings, component="serve")
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.uses_sandbox:
+            settings = await stack.enter_async_context(development_sandbox(settings))
+        if migrate:
+            await upgrade(database_url)
+            log.info("database migrated")
+        resources = await Resources.create(settings)
+        stack.push_async_callback(resources.close)
+        runner = BotRunner(create_dispatcher(resources), resources.bot, settings)
+        app = create_app(resources)
+        runner.register_webhook_route(app)
+        web_runner = web.AppRunner(app, access_log=None)
+        await web_runner.setup()
+        stack.push_async_callback(web_runner.cleanup)
+        await web.TCPSite(web_runner, settings.web_host, settings.web_port).start()
+        log.info(
+            "web server listening", url=f"http://{settings.web_host}:{settings.web_port}", health="/healthz"
+        )
+        metrics_runner = await start_metrics_server(resources)
+        if metrics_runner is not None:
+            stack.push_async_callback(metrics_runner.cleanup)
+        if settings.worker_embedded:
+            workers = EmbeddedWorkers(resources)
+            await workers.start()
+            stack.push_async_callback(workers.stop)
+            log.info("embedded workers started", queues=[q.label for q in workers.queues])
+        else:
+            log.info("no embedded worker: run `mluv worker` and `mluv worker --queue long`")
+        await runner.start()
+        stack.push_async_callback(runner.stop)
+        await stop.wait()
+        log.info("shutting down")
+    log.info("stopped")
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop

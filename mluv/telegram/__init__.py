@@ -1,0 +1,1 @@
+"""Talking to Telegram: the Sender (rate-limited, idempotent delivery) and the local Bot API sandbox."""

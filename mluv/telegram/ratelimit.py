@@ -1,0 +1,393 @@
+"""Telegram's send limits, shared by every process through Redis: wait for a slot, never fail for speed.
+
+    limiter = RateLimiter.from_settings(redis, settings)
+    waited = await limiter.acquire(chat_id)      # sleeps until this send may go, returns the seconds
+    await limiter.penalize(retry_after, chat_id)  # Telegram answered 429: everyone waits
+
+Telegram allows about 30 messages per second to different chats, about one per second to one chat and
+20 per minute to one group (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
+Each limit is a GCRA schedule (a token bucket expressed as a "theoretical arrival time", TAT) kept in Redis:
+
+- one Lua script per acquire reads the TATs and penalties of the keys involved (global, the chat), picks
+  the earliest slot that satisfies all of them, books it (moves the TATs past it) and returns the wait.
+  The caller sleeps exactly that long. Slots are reserved, so concurrent callers in any number of
+  processes queue up in order without retrying or polling, and the rate holds however many workers run.
+- time comes from Redis (`TIME`) so that workers on different machines share one clock; tests inject one.
+- `penalize` records "nobody sends (to this chat / at all) before T" after a 429. A caller that booked a
+  slot before the 429 checks the penalty again after its sleep and books a new slot past it.
+- a wait longer than `max_wait` raises `RateLimited` (nothing is booked): a job gives its worker back and
+  retries after `retry_after` instead of sleeping through its timeout.
+
+Waiting is recorded for metrics as string counters `mluv:metrics:ratelimit:<name>` (INCRBYFLOAT, so all
+processes add up): `acquired`, `waits` (acquires that had to wait), `wait_seconds`, `telegram_429`
+(penalties), `penalty_seconds`, `refused` (RateLimited), `rebooked`. They are aggregated in process and
+written at most once a second, like the job metrics; /metrics and the dashboard read them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from redis.asyncio import Redis
+
+from mluv.logs import get_logger
+
+if TYPE_CHECKING:
+    from mluv.settings import Settings
+
+log = get_logger(__name__)
+
+KEY_PREFIX = "mluv:ratelimit"
+METRICS_PREFIX = "mluv:metrics:ratelimit:"
+COUNTERS = ("acquired", "waits", "wait_seconds", "telegram_429", "penalty_seconds", "refused", "rebooked")
+MICROS = 1_000_000
+
+# KEYS: global TAT, global penalty, chat TAT, chat penalty. ARGV: now (µs, or -1 for Redis TIME), max wait
+# (µs, or -1: no limit), use global (0/1), has chat (0/1), global interval, global tolerance, chat interval,
+# chat tolerance (µs). Returns {code, wait µs}: 1 booked (send after the wait), 2 the chat is not ready yet
+# (nothing booked: wait, then ask again), 0 refused (the wait exceeds max wait; nothing booked).
+#
+# The chat is checked first and the global slot booked only once the chat is ready: a group's slot three
+# seconds away must not book (and so block) three seconds of the global schedule that other chats can use.
+# The chat's TAT then moves past the global slot actually booked, so two sends to one chat stay apart even
+# when both queue behind other chats.
+_RESERVE = """
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+local now = tonumber(ARGV[1])
+if now < 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local max_wait = tonumber(ARGV[2])
+local use_global = ARGV[3] == '1'
+local has_chat = ARGV[4] == '1'
+local function num(key)
+  return tonumber(redis.call('GET', key) or '0') or 0
+end
+local function store(key, tat)
+  redis.call('SET', key, string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
+end
+local chat_tat = 0
+if has_chat then
+  chat_tat = num(KEYS[3])
+  local ready = math.max(chat_tat - tonumber(ARGV[8]), num(KEYS[4]))
+  if ready > now then
+    local wait = ready - now
+    if max_wait >= 0 and wait > max_wait then
+      return {0, string.format('%.0f', wait)}
+    end
+    return {2, string.format('%.0f', wait)}
+  end
+end
+local slot = now
+local global_tat = 0
+if use_global then
+  global_tat = num(KEYS[1])
+  slot = math.max(slot, global_tat - tonumber(ARGV[6]), num(KEYS[2]))
+end
+local wait = slot - now
+if max_wait >= 0 and wait > max_wait then
+  return {0, string.format('%.0f', wait)}
+end
+if use_global then
+  store(KEYS[1], math.max(global_tat, slot) + tonumber(ARGV[5]))
+end
+if has_chat then
+  store(KEYS[3], math.max(chat_tat, slot) + tonumber(ARGV[7]))
+end
+return {1, string.format('%.0f', wait)}
+"""
+
+# KEYS: penalty keys. ARGV: now (µs or -1), seconds (µs). Pushes each penalty to now + seconds at least.
+_PENALIZE = """
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+local now = tonumber(ARGV[1])
+if now < 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local latest = now + tonumber(ARGV[2])
+for i = 1, #KEYS do
+  local current = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
+  if latest > current then
+    redis.call('SET', KEYS[i], string.format('%.0f', latest), 'PX', math.ceil((latest - now) / 1000) + 1000)
+  end
+end
+return 1
+"""
+
+# KEYS: penalty keys. ARGV: now (µs or -1). Returns how long (µs) the latest penalty still runs (<= 0: none).
+_PENALTY_LEFT = """
+local now = tonumber(ARGV[1])
+if now < 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local latest = now
+for i = 1, #KEYS do
+  local penalty = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
+  if penalty > latest then latest = penalty end
+end
+return string.format('%.0f', latest - now)
+"""
+
+
+class RateLimited(Exception):
+    """The next free slot is further away than the caller accepts; try again after `retry_after` seconds.
+
+    The jobs framework's RetryPolicy honours any exception carrying `retry_after` (as for Telegram's 429),
+    so a job that lets this propagate is re-run after exactly that delay.
+    """
+
+    def __init__(self, retry_after: float, chat_id: int | None = None) -> None:
+        super().__init__(f"rate limit: next slot in {retry_after:.2f} s (chat {chat_id})")
+        self.retry_after = retry_after
+        self.chat_id = chat_id
+
+
+@dataclass(frozen=True)
+class Reservation:
+    booked: bool  # False: the chat is not ready yet; nothing was booked
+    wait: float  # seconds until the slot (booked) or until the chat is ready (not booked)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Rates and bursts; a burst of 1 spaces sends evenly (the strictest reading of Telegram's limits)."""
+
+    global_per_second: float = 25.0
+    per_chat_per_second: float = 1.0
+    group_per_minute: float = 20.0
+    global_burst: int = 1
+    chat_burst: int = 1
+    group_burst: int = 1
+
+    def __post_init__(self) -> None:
+        if min(self.global_per_second, self.per_chat_per_second, self.group_per_minute) <= 0:
+            raise ValueError("rates must be positive")
+        if min(self.global_burst, self.chat_burst, self.group_burst) < 1:
+            raise ValueError("bursts must be at least 1")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            global_per_second=settings.rate_limit_global_per_second,
+            per_chat_per_second=settings.rate_limit_per_chat_per_second,
+            group_per_minute=float(settings.rate_limit_group_per_minute),
+        )
+
+
+def is_group(chat_id: int) -> bool:
+    """Groups, supergroups and channels have negative ids in the Bot API; private chats positive ones."""
+    return chat_id < 0
+
+
+class RateLimiter:
+    """The shared schedule of sends (see the module docstring); one per process is enough."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        limits: Limits | None = None,
+        *,
+        prefix: str = KEY_PREFIX,
+        metrics_prefix: str = METRICS_PREFIX,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        metrics_interval: float = 1.0,
+    ) -> None:
+        self.redis = redis
+        self.limits = limits or Limits()
+        self.prefix = prefix
+        self.metrics_prefix = metrics_prefix
+        # None: Redis's clock, shared by all workers; a callable (seconds) only for tests.
+        self._clock = clock
+        self._sleep = sleep
+        self.metrics_interval = metrics_interval
+        self._reserve = redis.register_script(_RESERVE)
+        self._penalize = redis.register_script(_PENALIZE)
+        self._penalty_left = redis.register_script(_PENALTY_LEFT)
+        self._pending: dict[str, float] = defaultdict(float)
+        self._last_flush = time.monotonic()
+
+    @classmethod
+    def from_settings(cls, redis: Redis, settings: Settings, **options: Any) -> RateLimiter:
+        return cls(redis, Limits.from_settings(settings), **options)
+
+    # keys and parameters
+
+    def _now_us(self) -> int:
+        return -1 if self._clock is None else round(self._clock() * MICROS)
+
+    def _intervals(self, chat_id: int | None) -> tuple[int, int, int, int]:
+        """(global interval, global tolerance, chat interval, chat tolerance) in µs; GCRA's tolerance is
+        (burst - 1) intervals."""
+        limits = self.limits
+        global_interval = round(MICROS / limits.global_per_second)
+        chat_interval, chat_burst = round(MICROS / limits.per_chat_per_second), limits.chat_burst
+        if chat_id is not None and is_group(chat_id):
+            chat_interval, chat_burst = round(60 * MICROS / limits.group_per_minute), limits.group_burst
+        return (
+            global_interval,
+            (limits.global_burst - 1) * global_interval,
+            chat_interval,
+            (chat_burst - 1) * chat_interval,
+        )
+
+    def tat_key(self, chat_id: int | None) -> str:
+        return f"{self.prefix}:global" if chat_id is None else f"{self.prefix}:chat:{chat_id}"
+
+    def penalty_key(self, chat_id: int | None) -> str:
+        return f"{self.prefix}:penalty:global" if chat_id is None else f"{self.prefix}:penalty:chat:{chat_id}"
+
+    # the API
+
+    async def reserve(
+        self, chat_id: int | None = None, *, use_global: bool = True, max_wait: float | None = None
+    ) -> Reservation:
+        """One booking attempt, no sleeping: a slot `wait` seconds away (booked), or, when the chat is not
+        ready, how long until it is (nothing booked). Raises RateLimited past `max_wait`."""
+        if chat_id is None and not use_global:
+            raise ValueError("a send is subject to at least one limit (global or a chat)")
+        keys = [
+            self.tat_key(None),
+            self.penalty_key(None),
+            self.tat_key(chat_id) if chat_id is not None else self.tat_key(None),
+            self.penalty_key(chat_id) if chat_id is not None else self.penalty_key(None),
+        ]
+        args = [
+            self._now_us(),
+            -1 if max_wait is None else max(0, round(max_wait * MICROS)),
+            int(use_global),
+            int(chat_id is not None),
+            *self._intervals(chat_id),
+        ]
+        code, wait_us = await self._reserve(keys=keys, args=args)
+        wait = max(0.0, int(wait_us) / MICROS)
+        if int(code) == 0:
+            self._count("refused", 1)
+            await self._maybe_flush()
+            raise RateLimited(wait, chat_id)
+        return Reservation(booked=int(code) == 1, wait=wait)
+
+    async def acquire(
+        self, chat_id: int | None = None, *, use_global: bool = True, max_wait: float | None = None
+    ) -> float:
+        """Wait for this send's turn under every limit that applies; returns the seconds waited.
+
+        `chat_id` None: only the global limit; `use_global=False`: only the chat's (edits of one message).
+        Raises RateLimited, without booking, if the turn is more than `max_wait` away. Every sleep is the
+        wait the script computed; a loop happens only when the chat was not ready (then it is) or a 429
+        arrived during the sleep (then the slot lies inside the penalty and a new one is booked).
+        """
+        waited = 0.0
+        penalties = [self.penalty_key(None)] if use_global else []
+        if chat_id is not None:
+            penalties.append(self.penalty_key(chat_id))
+        while True:
+            left = None if max_wait is None else max(0.0, max_wait - waited)
+            try:
+                reservation = await self.reserve(chat_id, use_global=use_global, max_wait=left)
+            except RateLimited as error:
+                raise RateLimited(error.retry_after + waited, chat_id) from None
+            if reservation.wait > 0:
+                await self._sleep(reservation.wait)
+                waited += reservation.wait
+            if not reservation.booked:
+                continue
+            if reservation.wait <= 0:
+                break
+            # A 429 while we slept pushes the schedule: our slot may now lie inside the penalty.
+            left_us = int(await self._penalty_left(keys=penalties, args=[self._now_us()]))
+            if left_us <= 0:
+                break
+            self._count("rebooked", 1)
+        self._count("acquired", 1)
+        if waited > 0:
+            self._count("waits", 1)
+            self._count("wait_seconds", waited)
+        await self._maybe_flush()
+        return waited
+
+    async def penalize(self, seconds: float, chat_id: int | None = None, *, everyone: bool = False) -> None:
+        """Telegram answered 429 with retry_after=`seconds`: nobody sends to `chat_id` (None: to anyone)
+        before it has passed; `everyone=True` with a chat penalizes the chat and the global schedule."""
+        if seconds <= 0:
+            return
+        keys = [self.penalty_key(chat_id)]
+        if chat_id is not None and everyone:
+            keys.append(self.penalty_key(None))
+        await self._penalize(keys=keys, args=[self._now_us(), round(seconds * MICROS)])
+        self._count("telegram_429", 1)
+        self._count("penalty_seconds", seconds)
+        log.warning("telegram asked us to slow down", chat_id=chat_id, everyone=everyone, retry_after=seconds)
+        await self._maybe_flush()
+
+    async def hold(
+        self, chat_id: int | None = None, *, use_global: bool = True, max_wait: float | None = None
+    ) -> float:
+        """Sit out a penalty that arrived after this send's turn was granted (a 429 elsewhere), right
+        before the request goes out; returns the seconds waited (almost always 0: one round trip).
+        Raises RateLimited, without waiting, if the penalty outlasts `max_wait`."""
+        keys = [self.penalty_key(None)] if use_global else []
+        if chat_id is not None:
+            keys.append(self.penalty_key(chat_id))
+        waited = 0.0
+        while (left := int(await self._penalty_left(keys=keys, args=[self._now_us()])) / MICROS) > 0:
+            if max_wait is not None and waited + left > max_wait:
+                self._count("refused", 1)
+                raise RateLimited(left, chat_id)
+            await self._sleep(left)
+            waited += left
+        if waited:
+            self._count("wait_seconds", waited)
+        return waited
+
+    async def penalty_left(self, chat_id: int | None = None) -> float:
+        """Seconds left of the penalty on `chat_id` (None: the global one); 0 when there is none."""
+        left = int(await self._penalty_left(keys=[self.penalty_key(chat_id)], args=[self._now_us()]))
+        return max(0.0, left / MICROS)
+
+    # metrics
+
+    def _count(self, name: str, value: float) -> None:
+        self._pending[name] += value
+
+    async def _maybe_flush(self) -> None:
+        if time.monotonic() - self._last_flush >= self.metrics_interval:
+            try:
+                await self.flush()
+            except Exception as error:  # metrics never stop a send; the deltas are kept for next time
+                log.warning("rate limiter metrics flush failed", error=str(error))
+
+    async def flush(self) -> None:
+        """Write the aggregated counters in one pipeline (HINCRBYFLOAT: any number of workers add up)."""
+        self._last_flush = time.monotonic()
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, defaultdict(float)
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for name, value in pending.items():
+                    pipe.incrbyfloat(self.metrics_prefix + name, value)
+                await pipe.execute()
+        except Exception:
+            for name, value in pending.items():
+                self._pending[name] += value
+            raise
+
+
+async def read_ratelimit_stats(redis: Redis, prefix: str = METRICS_PREFIX) -> dict[str, float]:
+    """The limiter's counters summed over every process (see COUNTERS), plus the mean wait."""
+    raw = await redis.mget([prefix + name for name in COUNTERS])
+    stats = {
+        name: float(value) if value is not None else 0.0 for name, value in zip(COUNTERS, raw, strict=True)
+    }
+    acquired = stats.get("acquired", 0.0)
+    stats["mean_wait_seconds"] = stats.get("wait_seconds", 0.0) / acquired if acquired else 0.0
+    return stats

@@ -1,0 +1,261 @@
+"""The learner's experience end to end: real aiogram over HTTP against the sandbox, real PostgreSQL and
+Redis, the embedded workers, in polling and in webhook mode."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from mluv.bot.dispatcher import FLOOD_LIMIT, create_dispatcher
+from mluv.bot.keyboards import LanguageChoice, LevelChoice
+from mluv.bot.runner import BotRunner
+from mluv.db.models import Message, User
+from mluv.i18n import t
+from mluv.jobs.worker import EmbeddedWorkers
+from mluv.resources import Resources
+from mluv.settings import Settings
+from mluv.telegram.sandbox import MessageRecord, SandboxClient, SandboxConfig, run_sandbox
+from mluv.web.app import create_app
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+LEARNER = 555_000_001
+OTHER = 555_000_002
+ADMIN = 555_000_009
+WEBHOOK_SECRET = "e2e-webhook-secret"
+
+
+@dataclass
+class Stack:
+    sandbox: SandboxClient
+    resources: Resources
+    settings: Settings
+    web_url: str | None = None
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], within: float = 10.0, what: str = "") -> Any:
+    deadline = time.monotonic() + within
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture(params=["polling", "webhook"])
+async def stack(
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    clean_tables: None,
+    redis: object,
+    unused_tcp_port: int,
+) -> AsyncIterator[Stack]:
+    config = SandboxConfig(auto_create_chats=False)
+    async with run_sandbox(port=0, config=config) as sandbox_url, SandboxClient(sandbox_url) as sandbox:
+        updates: dict[str, Any] = {"telegram_api_base": sandbox_url, "admin_ids": [ADMIN]}
+        if request.param == "webhook":
+            updates |= {
+                "webhook_url": f"http://127.0.0.1:{unused_tcp_port}/telegram/webhook",
+                "webhook_secret": SecretStr(WEBHOOK_SECRET),
+            }
+        configured = settings.model_copy(update=updates)
+        resources = await Resources.create(configured)
+        runner = BotRunner(create_dispatcher(resources), resources.bot, configured)
+        app = create_app(resources)
+        runner.register_webhook_route(app)
+        web_runner = web.AppRunner(app)
+        await web_runner.setup()
+        await web.TCPSite(web_runner, "127.0.0.1", unused_tcp_port).start()
+        workers = EmbeddedWorkers(resources)
+        await workers.start()
+        await runner.start()
+        for user_id, name, language in ((LEARNER, "Olga", "uk"), (OTHER, "Ivan", "ru"), (ADMIN, "Ops", "ru")):
+            await sandbox.create_user(user_id, name, language_code=language)  # type: ignore[arg-type]
+        try:
+            yield Stack(sandbox, resources, configured, f"http://127.0.0.1:{unused_tcp_port}")
+        finally:
+            await runner.stop()
+            await workers.stop()
+            await web_runner.cleanup()
+            await resources.close()
+
+
+async def bot_messages(stack: Stack, chat_id: int, count: int, within: float = 10.0) -> list[MessageRecord]:
+    return await stack.sandbox.messages(chat_id, wait_for=count, within=within)
+
+
+async def user_row(stack: Stack, user_id: int) -> User | None:
+    async with stack.resources.session_factory() as session:
+        return await session.get(User, user_id)
+
+
+def button_data(record: MessageRecord) -> list[str]:
+    markup = record["reply_markup"] or {}
+    return [button["callback_data"] for row in markup.get("inline_keyboard", []) for button in row]
+
+
+async def test_start_registers_the_learner_and_asks_language_then_level(stack: Stack) -> None:
+    await stack.sandbox.send_text(LEARNER, "/start")
+    (question,) = await bot_messages(stack, LEARNER, 1)
+    assert question["text"] == f"{t('uk', 'start-welcome')}\n\n{t('uk', 'start-choose-language')}"
+    user = await eventually(lambda: user_row(stack, LEARNER), what="user row")
+    assert (user.first_name, user.language, user.is_active) == ("Olga", "uk", True)
+    ru_button = LanguageChoice(language="ru", onboarding=True).pack()
+    assert ru_button in button_data(question)
+
+    await stack.sandbox.press_button(LEARNER, question["message_id"], ru_button)
+    edited = await eventually(
+        lambda: _edited(stack, LEARNER, question["message_id"]), what="level question in place"
+    )
+    assert edited["text"] == t("ru", "start-choose-level")
+    await stack.sandbox.press_button(
+        LEARNER, question["message_id"], LevelChoice(level="intermediate").pack()
+    )
+    await eventually(
+        lambda: _has_text(stack, LEARNER, t("ru", "start-done", level="intermediate")), what="done"
+    )
+    user = await user_row(stack, LEARNER)
+    assert user is not None and (user.language, user.level) == ("ru", "intermediate")
+
+    # A repeated /start keeps the learner's choices.
+    await stack.sandbox.send_text(LEARNER, "/start")
+    await bot_messages(stack, LEARNER, 2)
+    user = await user_row(stack, LEARNER)
+    assert user is not None and (user.language, user.level) == ("ru", "intermediate")
+
+
+async def _edited(stack: Stack, chat_id: int, message_id: int) -> MessageRecord | None:
+    for record in await stack.sandbox.messages(chat_id):
+        if record["message_id"] == message_id and record["edits"]:
+            return record
+    return None
+
+
+async def _has_text(stack: Stack, chat_id: int, text: str) -> bool:
+    return any(record["text"] == text for record in await stack.sandbox.messages(chat_id))
+
+
+async def test_czech_message_is_acknowledged_then_reviewed_by_the_worker(stack: Stack) -> None:
+    started = time.perf_counter()
+    await stack.sandbox.send_text(LEARNER, "dekuji moc, Dobry den")
+    ack = (await bot_messages(stack, LEARNER, 1))[0]
+    acknowledged = time.perf_counter() - started
+    assert ack["text"] == t("uk", "practice-ack")
+    feedback = (await bot_messages(stack, LEARNER, 2, within=20))[1]
+    assert feedback["reply_to_message_id"] is not None
+    assert "děkuji" in (feedback["text"] or "") and "Dobrý" in (feedback["text"] or "")
+    async with stack.resources.session_factory() as session:
+        message = (await session.scalars(select(Message).where(Message.user_id == LEARNER))).one()
+    assert message.word_count == 4
+    assert message.review is not None and message.correctness is not None and message.correctness < 100
+    assert acknowledged < 5, acknowledged
+
+
+async def test_blocking_the_bot_marks_the_learner_inactive(stack: Stack) -> None:
+    await stack.sandbox.send_text(OTHER, "/help")
+    await bot_messages(stack, OTHER, 1)
+    await stack.sandbox.block(OTHER)
+
+    async def blocked() -> bool:
+        user = await user_row(stack, OTHER)
+        return user is not None and user.is_blocked and not user.is_active
+
+    await eventually(blocked, what="learner marked inactive")
+
+
+@pytest.mark.parametrize("command", ["/jobs", "/broadcast Ahoj všichni", "/schedule +1h Ahoj"])
+async def test_admin_commands_are_refused_for_learners(stack: Stack, command: str) -> None:
+    await stack.sandbox.send_text(OTHER, command)
+    (reply,) = await bot_messages(stack, OTHER, 1)
+    assert reply["text"] == t("ru", "admin-only")
+
+
+async def test_admin_gets_the_jobs_summary_and_a_broadcast_confirmation(stack: Stack) -> None:
+    await stack.sandbox.send_text(ADMIN, "/jobs")
+    (summary,) = await bot_messages(stack, ADMIN, 1)
+    assert (summary["text"] or "").startswith(
+        t("ru", "jobs-summary", queued=0, running=0, scheduled=0, failed=0).split("\n")[0]
+    )
+    await stack.sandbox.send_text(ADMIN, "/broadcast Ahoj všichni!")
+    confirm = (await bot_messages(stack, ADMIN, 2))[1]
+    assert "Ahoj všichni!" in (confirm["text"] or "")
+    assert len(button_data(confirm)) == 2
+
+
+async def test_redelivered_update_is_processed_once(stack: Stack) -> None:
+    update = await stack.sandbox.send_text(LEARNER, "Ahoj, jak se máš?")
+    await bot_messages(stack, LEARNER, 2, within=20)
+    await stack.sandbox.redeliver(update["update_id"])
+    await asyncio.sleep(1.0)
+    async with stack.resources.session_factory() as session:
+        count = await session.scalar(select(func.count(Message.id)).where(Message.user_id == LEARNER))
+    assert count == 1
+    assert len(await stack.sandbox.messages(LEARNER)) == 2
+
+
+@pytest.mark.parametrize(
+    ("send", "key"),
+    [
+        (lambda s: s.send_media(OTHER, "sticker"), "unsupported-sticker"),
+        (lambda s: s.send_media(OTHER, "photo"), "unsupported-photo"),
+        (lambda s: s.send_media(OTHER, "voice"), "unsupported-voice"),
+        (lambda s: s.send_text(OTHER, "/nonsense"), "unknown-command"),
+        (lambda s: s.send_text(OTHER, "slovo " * 400), "text-too-long"),
+    ],
+    ids=["sticker", "photo", "voice", "unknown-command", "too-long"],
+)
+async def test_everything_else_gets_a_helpful_answer(
+    stack: Stack, send: Callable[[SandboxClient], Awaitable[Any]], key: str
+) -> None:
+    await send(stack.sandbox)
+    (reply,) = await bot_messages(stack, OTHER, 1)
+    assert reply["text"] == t("ru", key, limit=1500)
+
+
+async def test_one_flooding_learner_does_not_slow_the_others(stack: Stack) -> None:
+    await asyncio.gather(*(stack.sandbox.send_text(OTHER, f"Ahoj {i}") for i in range(50)))
+    started = time.perf_counter()
+    await stack.sandbox.send_text(LEARNER, "/help")
+    await bot_messages(stack, LEARNER, 1)
+    assert time.perf_counter() - started < 5
+    await asyncio.sleep(1.0)
+    # The flood was cut before the database: at most one window's allowance of messages was stored.
+    async with stack.resources.session_factory() as session:
+        stored = await session.scalar(select(func.count(Message.id)).where(Message.user_id == OTHER))
+    assert 1 <= (stored or 0) <= 2 * FLOOD_LIMIT
+    assert len(await stack.sandbox.messages(OTHER)) <= 2 * FLOOD_LIMIT + 1
+
+
+async def test_webhook_refuses_a_missing_or_wrong_secret(stack: Stack) -> None:
+    if not stack.settings.webhook_url:
+        pytest.skip("webhook mode only")
+    update = {
+        "update_id": 9_999_001,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": {"id": OTHER, "type": "private"},
+            "from": {"id": OTHER, "is_bot": False, "first_name": "Ivan"},
+            "text": "/help",
+        },
+    }
+    url = stack.settings.webhook_url
+    async with aiohttp.ClientSession() as session:
+        for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
+            async with session.post(url, json=update, headers=headers) as response:
+                assert response.status == 401
+        async with session.post(
+            url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+        ) as response:
+            assert response.status == 200

@@ -1,0 +1,518 @@
+"""Notifications against real PostgreSQL and Redis and the Bot API sandbox: streak reminders (once per
+local day however often their job runs; skipped when practised, off, blocked), the hourly cron at each
+learner's local hour, daily-challenge nudges at the 3rd and 4th message, the Monday weekly report."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from arq import Retry
+from arq.jobs import Job
+
+from mluv.domain.progress import day_bounds, local_date, zone
+from mluv.domain.reminders import WeekSummary, weekly_tips
+from mluv.i18n import t
+from mluv.jobs import DeclaredJob, InvalidJobArguments, JobContext, Queue, registry
+from mluv.jobs.cron import CronJobSpec
+from mluv.jobs.serializer import deserialize
+from mluv.settings import Settings
+from mluv.telegram.sender import DeliveryStatus
+from tests.workers.job_harness import Harness, bot_with_workers, eventually, job_harness, utc
+from workers import notifications
+from workers.notifications import (
+    send_daily_challenge_notification,
+    send_daily_reminders,
+    send_streak_reminder,
+    send_weekly_report_notification,
+    send_weekly_summary,
+)
+
+pytestmark = pytest.mark.integration
+
+LEARNER = 610_000_001
+PRAGUE = "Europe/Prague"
+
+
+@pytest.fixture
+async def harness(settings: Settings, clean_tables: None, redis: object) -> AsyncIterator[Harness]:
+    async with job_harness(settings) as prepared:
+        yield prepared
+
+
+def today_in(timezone: str) -> dt.date:
+    return local_date(dt.datetime.now(dt.UTC), timezone)
+
+
+# --- declarations ----------------------------------------------------------------------------------------
+
+
+def test_jobs_are_declared_with_queue_tries_and_ids() -> None:
+    day = dt.date(2026, 11, 21)
+    assert (send_streak_reminder.queue, send_streak_reminder.retry.max_tries) == (Queue.FAST, 5)
+    assert send_streak_reminder.job_id_for(send_streak_reminder.validate(user_id=42, day=day)) == (
+        "reminder:2026-11-21:42"
+    )
+    values = send_daily_challenge_notification.validate(user_id=42, day=day, count=3)
+    assert send_daily_challenge_notification.job_id_for(values) == "challenge:2026-11-21:42:3"
+    assert send_daily_challenge_notification.queue is Queue.FAST
+    assert send_weekly_summary.job_id_for(send_weekly_summary.validate(user_id=42, week_start=day)) == (
+        "weekly:2026-11-21:42"
+    )
+    with pytest.raises(InvalidJobArguments):
+        send_daily_challenge_notification.validate(user_id=42, day=day, count=5)
+    with pytest.raises(InvalidJobArguments):
+        send_streak_reminder.validate(user_id="42", day=day)
+
+
+@pytest.mark.parametrize(
+    ("spec", "schedule", "catch_up"),
+    [
+        (send_daily_reminders, {"minute": 0}, False),
+        (send_weekly_report_notification, {"weekday": 0, "hour": 12, "minute": 0}, True),
+    ],
+)
+def test_crons_are_scheduled_in_utc_with_retries(
+    spec: CronJobSpec, schedule: dict[str, int], catch_up: bool
+) -> None:
+    assert registry.crons[spec.name] is spec
+    assert {key: value for key, value in spec.schedule.items() if value is not None and key != "second"} == (
+        schedule
+    )
+    assert spec.catch_up is catch_up
+    assert spec.retry.max_tries > 1
+    assert spec.queue is Queue.LONG
+
+
+# --- send_streak_reminder ----------------------------------------------------------------------------------
+
+
+async def test_a_reminder_reaches_the_learner_once_however_often_its_job_runs(harness: Harness) -> None:
+    day = today_in(PRAGUE)
+    await harness.add_learner(LEARNER, streak=4, last_practice=day - dt.timedelta(days=1))
+
+    first = await harness.run(send_streak_reminder, user_id=LEARNER, day=day)
+    again = [await harness.run(send_streak_reminder, user_id=LEARNER, day=day) for _ in range(2)]
+    together = await asyncio.gather(
+        *(harness.run(send_streak_reminder, user_id=LEARNER, day=day) for _ in range(3))
+    )
+
+    assert first == {"delivery": "sent", "duplicate": False, "streak": 4}
+    assert all(result["duplicate"] for result in [*again, *together])
+    assert await harness.texts(LEARNER) == [t("ru", "streak-reminder", streak=4)]
+    (row,) = await harness.deliveries(LEARNER, "reminder")
+    assert (row.business_key, row.status, row.attempts) == (f"reminder:{day}", "sent", 1)
+
+
+async def test_concurrent_first_runs_send_once(harness: Harness) -> None:
+    day = today_in(PRAGUE)
+    await harness.add_learner(LEARNER, language="uk")
+
+    results = await asyncio.gather(
+        *(harness.run(send_streak_reminder, user_id=LEARNER, day=day) for _ in range(5))
+    )
+
+    assert sorted(result["duplicate"] for result in results) == [False, True, True, True, True]
+    # No streak to keep: the plain daily reminder, in the learner's language.
+    assert await harness.texts(LEARNER) == [t("uk", "daily-reminder")]
+
+
+@pytest.mark.parametrize(
+    ("learner", "reason"),
+    [
+        ({"streak": 3, "practised_today": True}, "practised today"),
+        ({"reminders_enabled": False}, "reminders off"),
+        ({"is_active": False}, "inactive"),
+        ({"yesterday": True}, "not the learner's day"),
+    ],
+    ids=["practised-today", "reminders-off", "blocked", "stale-day"],
+)
+async def test_no_reminder_when(harness: Harness, learner: dict[str, bool | int], reason: str) -> None:
+    day = today_in(PRAGUE)
+    await harness.add_learner(
+        LEARNER,
+        streak=int(learner.get("streak", 0)),
+        last_practice=day if learner.get("practised_today") else None,
+        reminders_enabled=bool(learner.get("reminders_enabled", True)),
+        is_active=bool(learner.get("is_active", True)),
+    )
+    if learner.get("practised_today"):
+        await harness.add_messages(LEARNER, day_bounds(day, PRAGUE)[0] + dt.timedelta(seconds=1))
+    run_day = day - dt.timedelta(days=1) if learner.get("yesterday") else day
+
+    result = await harness.run(send_streak_reminder, user_id=LEARNER, day=run_day)
+
+    assert result == {"skipped": reason}
+    assert await harness.texts(LEARNER) == []
+    assert await harness.deliveries(LEARNER) == []
+
+
+async def test_unknown_learner_is_skipped(harness: Harness) -> None:
+    result = await harness.run(send_streak_reminder, user_id=LEARNER, day=today_in(PRAGUE))
+    assert result == {"skipped": "unknown learner"}
+
+
+async def test_a_blocked_bot_marks_the_learner_inactive_without_retry(harness: Harness) -> None:
+    day = today_in(PRAGUE)
+    await harness.add_learner(LEARNER)
+    await harness.sandbox.set_chat_flags(LEARNER, blocked=True)
+
+    # No Retry raised: a 403 is final. The last try would also be final, so try 1 proves it.
+    result = await harness.run(send_streak_reminder, user_id=LEARNER, day=day)
+
+    assert result["delivery"] == "blocked"
+    user = await harness.user(LEARNER)
+    assert (user.is_active, user.is_blocked) == (False, True)
+    (row,) = await harness.deliveries(LEARNER)
+    assert row.status == DeliveryStatus.BLOCKED
+    assert (await harness.sandbox.counters())["forbidden_403"] == 1
+    # The next run does not even try.
+    assert await harness.run(send_streak_reminder, user_id=LEARNER, day=day) == {"skipped": "inactive"}
+    assert (await harness.sandbox.counters())["forbidden_403"] == 1
+
+
+async def test_a_telegram_outage_retries_with_backoff(harness: Harness) -> None:
+    day = today_in(PRAGUE)
+    await harness.add_learner(LEARNER)
+    await harness.sandbox.set_faults(error_rate=1.0, error_statuses=[502])
+
+    with pytest.raises(Retry) as retry:
+        await harness.run(send_streak_reminder, user_id=LEARNER, day=day)
+    assert retry.value.defer_score is not None and 9_000 <= retry.value.defer_score <= 11_000
+
+    await harness.sandbox.set_faults(error_rate=0.0)
+    result = await harness.run(send_streak_reminder, user_id=LEARNER, day=day, job_try=2)
+    assert result["delivery"] == "sent"
+    assert len(await harness.texts(LEARNER)) == 1
+
+
+# --- send_daily_reminders: the learner's local hour ---------------------------------------------------
+
+# In January (no DST anywhere here): Prague +1, Kyiv +2, New York -5, Almaty +6 (before its 2024 change).
+ZONES = ("Europe/Prague", "Europe/Kyiv", "America/New_York", "Asia/Almaty")
+BASE_ID = 620_000_000
+
+
+@pytest.mark.parametrize(
+    ("tick", "due_zone", "hour", "local_day"),
+    [
+        (utc(2024, 1, 15, 17), "Europe/Prague", 18, dt.date(2024, 1, 15)),
+        (utc(2024, 1, 15, 16), "Europe/Kyiv", 18, dt.date(2024, 1, 15)),
+        (utc(2024, 1, 15, 23), "America/New_York", 18, dt.date(2024, 1, 15)),
+        (utc(2024, 1, 15, 12), "Asia/Almaty", 18, dt.date(2024, 1, 15)),
+        # Summer time: Prague +2, New York -4.
+        (utc(2024, 7, 15, 16), "Europe/Prague", 18, dt.date(2024, 7, 15)),
+        (utc(2024, 7, 15, 22), "America/New_York", 18, dt.date(2024, 7, 15)),
+        # Early birds: 07:00 in Almaty is 01:00 UTC; 20:00 in New York is 01:00 UTC the next day.
+        (utc(2024, 1, 16, 1), "Asia/Almaty", 7, dt.date(2024, 1, 16)),
+        (utc(2024, 1, 16, 1), "America/New_York", 20, dt.date(2024, 1, 15)),
+    ],
+    ids=[
+        "prague",
+        "kyiv",
+        "new-york",
+        "almaty",
+        "prague-summer",
+        "new-york-summer",
+        "almaty-7am",
+        "new-york-8pm-previous-utc-day",
+    ],
+)
+async def test_reminders_go_out_at_the_local_reminder_hour(
+    harness: Harness, tick: dt.datetime, due_zone: str, hour: int, local_day: dt.date
+) -> None:
+    ids = {}
+    for index, zone_name in enumerate(ZONES):
+        # Everyone else keeps the default 18:00, which is some other UTC hour for them at this tick.
+        reminder_hour = hour if zone_name == due_zone else 18
+        ids[zone_name] = BASE_ID + index
+        await harness.add_learner(
+            ids[zone_name],
+            timezone=zone_name,
+            reminder_hour=reminder_hour,
+            last_active_at=tick - dt.timedelta(days=2),
+            streak=2,
+            last_practice=local_day - dt.timedelta(days=1),
+            in_sandbox=False,
+        )
+
+    result = await harness.run_cron(send_daily_reminders, tick)
+
+    assert result["due"] == result["enqueued"] == 1
+    assert await harness.job_ids("reminder:") == {f"reminder:{local_day}:{ids[due_zone]}"}
+
+
+async def test_the_cron_skips_learners_who_should_not_be_reminded(harness: Harness) -> None:
+    tick = utc(2024, 1, 15, 17)  # 18:00 in Prague
+    day = dt.date(2024, 1, 15)
+    recent = tick - dt.timedelta(days=6, hours=23)
+    learners = {
+        1: {"last_active_at": recent},  # due
+        2: {"last_active_at": recent, "reminders_enabled": False},
+        3: {"last_active_at": recent, "is_active": False},
+        4: {"last_active_at": tick - dt.timedelta(days=7, minutes=1)},  # not active in the last 7 days
+        5: {"last_active_at": tick - dt.timedelta(hours=1), "streak": 3, "last_practice": day},
+        6: {"last_active_at": recent, "reminder_hour": 19},
+        7: {"last_active_at": recent, "streak": 5, "last_practice": day - dt.timedelta(days=1)},  # due
+    }
+    for offset, fields in learners.items():
+        await harness.add_learner(BASE_ID + offset, in_sandbox=False, **fields)  # type: ignore[arg-type]
+
+    result = await harness.run_cron(send_daily_reminders, tick)
+
+    assert result == {"timezones": 1, "due": 2, "enqueued": 2}
+    first, second = f"reminder:{day}:{BASE_ID + 1}", f"reminder:{day}:{BASE_ID + 7}"
+    assert await harness.job_ids("reminder:") == {first, second}
+    # Due times are spread at 80% of the global send rate (25/s → 50 ms apart), not all at once.
+    scores = [await harness.resources.pool.zscore(Queue.FAST.value, job_id) for job_id in (first, second)]
+    assert scores[0] is not None and scores[1] is not None
+    assert 45 <= scores[1] - scores[0] <= 1_000
+
+
+async def test_the_hourly_cron_run_often_still_reminds_each_learner_once(harness: Harness) -> None:
+    tick = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    learners = {BASE_ID + index: zone_name for index, zone_name in enumerate(ZONES)}
+    for user_id, zone_name in learners.items():
+        await harness.add_learner(
+            user_id, timezone=zone_name, reminder_hour=tick.astimezone(zone(zone_name)).hour
+        )
+
+    async with bot_with_workers(harness):
+        # The scheduled tick three times (two of them at once) and two manual runs of the same hour.
+        await asyncio.gather(*(harness.run_cron(send_daily_reminders, tick) for _ in range(2)))
+        await harness.run_cron(send_daily_reminders, tick)
+        for attempt in range(2):
+            await send_daily_reminders.run(harness.ctx(f"send_daily_reminders:manual-{attempt}"))
+        for user_id in learners:
+            await eventually(lambda uid=user_id: harness.texts(uid), what=f"reminder to {user_id}")  # type: ignore[misc]
+        await asyncio.sleep(0.5)
+
+    for user_id in learners:
+        assert await harness.texts(user_id) == [t("ru", "daily-reminder")]
+        assert len(await harness.deliveries(user_id)) == 1
+
+
+# --- the daily challenge -----------------------------------------------------------------------------
+
+
+async def test_challenge_nudge_is_sent_once_with_the_count(harness: Harness) -> None:
+    day = today_in(PRAGUE)
+    await harness.add_learner(LEARNER, language="uk")
+    await harness.add_messages(LEARNER, day_bounds(day, PRAGUE)[0] + dt.timedelta(seconds=1), count=3)
+
+    results = await asyncio.gather(
+        *(harness.run(send_daily_challenge_notification, user_id=LEARNER, day=day, count=3) for _ in range(3))
+    )
+
+    assert sorted(result["duplicate"] for result in results) == [False, True, True]
+    assert await harness.texts(LEARNER) == [t("uk", "daily-challenge-nudge", done=3, goal=5, left=2)]
+    (row,) = await harness.deliveries(LEARNER, "challenge")
+    assert row.business_key == f"challenge:{day}:3"
+
+
+@pytest.mark.parametrize(
+    ("written", "count", "reason"),
+    [(4, 3, "superseded"), (5, 4, "challenge completed"), (7, 4, "challenge completed")],
+)
+async def test_a_stale_challenge_nudge_is_skipped(
+    harness: Harness, written: int, count: int, reason: str
+) -> None:
+    day = today_in(PRAGUE)
+    await harness.add_learner(LEARNER)
+    await harness.add_messages(LEARNER, day_bounds(day, PRAGUE)[0] + dt.timedelta(seconds=1), count=written)
+
+    result = await harness.run(send_daily_challenge_notification, user_id=LEARNER, day=day, count=count)
+
+    assert result == {"skipped": reason}
+    assert await harness.texts(LEARNER) == []
+
+
+async def test_the_handler_nudges_at_the_third_and_fourth_message_only(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mluv.bot.handlers.practice.CHALLENGE_NUDGE_DELAY", dt.timedelta(seconds=0.2))
+    monkeypatch.setattr("mluv.bot.dispatcher.FLOOD_LIMIT", 100)
+    await harness.sandbox.create_user(LEARNER, "Olga", language_code="ru")
+    nudges = [t("ru", "daily-challenge-nudge", done=n, goal=5, left=5 - n) for n in (3, 4)]
+
+    async with bot_with_workers(harness):
+        expected = 0
+        for number in range(1, 7):
+            await harness.sandbox.send_text(LEARNER, f"Dnes píšu zprávu číslo {number}.")
+            # ack + feedback, and the nudge after the 3rd and 4th message
+            expected += 3 if number in (3, 4) else 2
+            await harness.sandbox.messages(LEARNER, wait_for=expected, within=15)
+        await asyncio.sleep(1.0)
+        texts = await harness.texts(LEARNER)
+
+    assert len(texts) == expected == 14
+    assert [text for text in texts if "🎯" in text] == nudges
+    day = today_in(PRAGUE)
+    assert await harness.job_ids("challenge:", finished=True) == {
+        f"challenge:{day}:{LEARNER}:3",
+        f"challenge:{day}:{LEARNER}:4",
+    }
+
+
+# --- the weekly report -------------------------------------------------------------------------------
+
+MONDAY = utc(2024, 1, 15, 8)  # the cron's tick; the week reported is Monday 8 to Sunday 14 January
+WEEK = dt.date(2024, 1, 8)
+
+
+async def _week_of_practice(harness: Harness) -> None:
+    """LEARNER (Prague) wrote 4 messages on 3 local days of the week; others are inactive or blocked."""
+    await harness.add_learner(LEARNER, last_active_at=utc(2024, 1, 14, 22))
+    await harness.add_learner(LEARNER + 1, last_active_at=utc(2024, 1, 5))  # not active last week
+    await harness.add_learner(LEARNER + 2, last_active_at=utc(2024, 1, 14), is_active=False)
+    await harness.add_messages(LEARNER, utc(2024, 1, 8, 9), count=2, words=5, correctness=80)
+    await harness.add_messages(LEARNER, utc(2024, 1, 10, 12), words=5, correctness=100)
+    await harness.add_messages(LEARNER, utc(2024, 1, 14, 22, 30), words=5, correctness=60)  # 23:30 Sunday
+    await harness.add_messages(LEARNER, utc(2024, 1, 14, 23, 30), words=50)  # 00:30 Monday: next week
+    await harness.add_messages(LEARNER, utc(2024, 1, 7, 22, 59), words=50)  # 23:59 the Sunday before
+    # Active now, but wrote nothing during the reported week: nothing to report.
+    await harness.add_learner(LEARNER + 3, last_active_at=utc(2024, 1, 15, 13))
+    await harness.add_messages(LEARNER + 3, utc(2024, 1, 15, 13), words=5)
+
+
+async def test_weekly_report_notification_sends_a_summary_with_tips(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delitem(registry.jobs, notifications.WEEKLY_REPORT_JOB, raising=False)
+    await _week_of_practice(harness)
+
+    result = await harness.run_cron(send_weekly_report_notification, MONDAY)
+    assert result == {"week_start": "2024-01-08", "learners": 1, "enqueued": 1, "via": "send_weekly_summary"}
+    assert await harness.job_ids("weekly:") == {f"weekly:{WEEK}:{LEARNER}"}
+    # The same tick again (a second worker, a retry) does nothing.
+    assert await harness.run_cron(send_weekly_report_notification, MONDAY) == {"skipped": "2024-01-15"}
+
+    results = [await harness.run(send_weekly_summary, user_id=LEARNER, week_start=WEEK) for _ in range(2)]
+
+    summary = WeekSummary(messages=4, words=20, days=3, correctness=80)
+    assert weekly_tips(summary) == ["weekly-tip-more-days", "weekly-tip-longer"]
+    report = t("ru", "weekly-report-ready", messages=4, words=20, days=3, correctness=80)
+    expected = "\n\n".join([report, t("ru", "weekly-tip-more-days"), t("ru", "weekly-tip-longer")])
+    assert await harness.texts(LEARNER) == [expected]
+    assert [r["duplicate"] for r in results] == [False, True]
+
+
+async def test_weekly_summary_skips_a_week_without_practice(harness: Harness) -> None:
+    await harness.add_learner(LEARNER)
+    assert await harness.run(send_weekly_summary, user_id=LEARNER, week_start=WEEK) == {
+        "skipped": "nothing written"
+    }
+    assert await harness.texts(LEARNER) == []
+
+
+async def _report_for(ctx: JobContext, user_id: int) -> None:
+    return None
+
+
+async def _report_for_a_week(ctx: JobContext, user_id: int, week_start: dt.date | None = None) -> None:
+    return None
+
+
+async def _report_for_week(ctx: JobContext, user_id: int, week: dt.date) -> None:
+    return None
+
+
+@pytest.mark.parametrize(
+    ("report_job", "job_id", "arguments"),
+    [
+        (_report_for, f"weekly-report:{WEEK}:{LEARNER}", {"user_id": LEARNER}),
+        (_report_for_a_week, "its-own-id", {"user_id": LEARNER, "week_start": WEEK}),
+    ],
+    ids=["user-only", "with-week-and-own-id"],
+)
+async def test_weekly_report_notification_delegates_to_the_report_job_when_registered(
+    harness: Harness,
+    monkeypatch: pytest.MonkeyPatch,
+    report_job: Callable[..., Awaitable[None]],
+    job_id: str,
+    arguments: dict[str, object],
+) -> None:
+    own_id = "its-own-id" if report_job is _report_for_a_week else None
+    fake = DeclaredJob(report_job, name=notifications.WEEKLY_REPORT_JOB, queue=Queue.LONG, job_id=own_id)
+    monkeypatch.setitem(registry.jobs, notifications.WEEKLY_REPORT_JOB, fake)
+    await _week_of_practice(harness)
+
+    result = await harness.run_cron(send_weekly_report_notification, MONDAY)
+
+    assert result["via"] == "generate_weekly_report" and result["enqueued"] == 1
+    info = await Job(job_id, harness.resources.pool, _deserializer=deserialize).info()
+    assert info is not None and info.function == notifications.WEEKLY_REPORT_JOB
+    assert info.kwargs == arguments
+    assert await harness.job_ids("weekly:") == set()
+
+
+async def test_weekly_report_notification_falls_back_when_the_report_job_signature_differs(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = DeclaredJob(_report_for_week, name=notifications.WEEKLY_REPORT_JOB, queue=Queue.LONG)
+    monkeypatch.setitem(registry.jobs, notifications.WEEKLY_REPORT_JOB, fake)
+    await _week_of_practice(harness)
+
+    result = await harness.run_cron(send_weekly_report_notification, MONDAY)
+
+    assert result["via"] == "send_weekly_summary"
+    assert await harness.job_ids("weekly:") == {f"weekly:{WEEK}:{LEARNER}"}
+
+
+# --- in a real worker process ------------------------------------------------------------------------
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+async def test_a_worker_process_delivers_a_reminder_once(
+    harness: Harness, database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    day = today_in(PRAGUE)
+    await harness.add_learner(LEARNER, streak=9, last_practice=day - dt.timedelta(days=1))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "WEBHOOK_", "TELEGRAM_"))}
+    env.update(
+        ENVIRONMENT="test",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        DATA_DIR=str(tmp_path / "data"),
+        # workers/__init__.py does not import these modules (yet): the worker loads them this way.
+        EXTRA_JOB_MODULES="workers.notifications,workers.gamification",
+        TELEGRAM_API_BASE=harness.settings.telegram_api_base or "",
+        PYTHONPATH=str(REPO_ROOT),
+        LOG_JSON="true",
+    )
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "arq"), "workers.WorkerSettings"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            await eventually(lambda: _started(log_path), within=30, what="worker start")
+            queued = [await send_streak_reminder.enqueue(user_id=LEARNER, day=day) for _ in range(3)]
+            assert queued[0] is not None and queued[1:] == [None, None]
+            await harness.sandbox.messages(LEARNER, wait_for=1, within=20)
+            assert (await queued[0].result(timeout=10))["delivery"] == "sent"
+            # A second worker-side run (the id freed as if its result expired) is stopped by the ledger.
+            await harness.resources.pool.delete(f"arq:result:reminder:{day}:{LEARNER}")
+            again = await send_streak_reminder.enqueue(user_id=LEARNER, day=day)
+            assert again is not None
+            assert (await again.result(timeout=10))["duplicate"] is True
+        finally:
+            process.kill()
+            process.wait(10)
+    assert await harness.texts(LEARNER) == [t("ru", "streak-reminder", streak=9)]
+
+
+async def _started(log_path: Path) -> bool:
+    return "worker started" in log_path.read_text(errors="replace")

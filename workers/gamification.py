@@ -1,0 +1,94 @@
+"""Gamification: streak resets by each learner's local day, and streak milestones with star bonuses.
+
+    job                                queue  tries  job id / schedule (UTC)
+    award_streak_milestones(user_id)   fast   5      milestones:{user_id}:{local day} (set by the handler)
+    check_and_reset_streaks            long   3      hourly at :05
+
+Why hourly rather than once a day: a streak breaks when the learner's *local* yesterday had no practice,
+and local midnight falls at a different UTC hour in every timezone. A daily 00:05 UTC run would reset New
+York streaks almost a day late and Almaty ones five hours late; an hourly run resets each within an hour
+of the learner's midnight. Every run is idempotent (a reset streak is no longer running, so running the
+same tick or date again changes nothing) and self-healing (the condition is the streak's state, not an
+event, so a run missed during an outage is made up by the next one). Readers never depend on it:
+streak_as_of and advance_streak already treat a stale streak as broken.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from mluv.db.gamification import (
+    MILESTONE_KIND,
+    lock_milestones,
+    pending_congratulations,
+    record_awards,
+    reset_broken_streaks,
+    running_streak_timezones,
+)
+from mluv.domain.gamification import due_awards, total_stars
+from mluv.domain.progress import local_date
+from mluv.i18n import t
+from mluv.jobs import CronRun, JobContext, Queue, RetryPolicy, cron, is_transient, job
+from mluv.logs import get_logger
+from workers.notifications import CRON_RETRY
+
+log = get_logger(__name__)
+
+AWARD_RETRY = RetryPolicy(max_tries=5, retry_if=is_transient, backoff_base=10, backoff_cap=160)
+
+
+def milestone_job_id(user_id: int, day: dt.date) -> str:
+    """One award check per learner and local day: the streak changes at most once a day."""
+    return f"milestones:{user_id}:{day.isoformat()}"
+
+
+@job(queue=Queue.FAST, retry=AWARD_RETRY)
+async def award_streak_milestones(ctx: JobContext, user_id: int) -> dict[str, Any]:
+    """Award every streak milestone the learner reached and never got: stars and a congratulation, once.
+
+    The award (milestones_awarded, stars, a pending ledger row with the text) commits in one transaction
+    under the streak's row lock, so concurrent runs award once; the congratulations are then sent from
+    the ledger, so a run that crashed after the commit still sends them, and never twice.
+    """
+    session_factory = ctx.resources.session_factory
+    async with session_factory.begin() as session:
+        state = await lock_milestones(session, user_id)
+        awards = due_awards(state.current, state.awarded) if state is not None else []
+        if state is not None and awards:
+            texts = {
+                award.days: t(state.language, "streak-milestone", days=award.days, stars=award.stars)
+                for award in awards
+            }
+            await record_awards(session, user_id, awards, texts, job_id=ctx.job_id)
+    async with session_factory() as session:
+        pending = await pending_congratulations(session, user_id)
+    deliveries: dict[str, str] = {}
+    for message in pending:
+        result = await ctx.resources.sender.send_message(
+            kind=MILESTONE_KIND,
+            chat_id=user_id,
+            business_key=message.business_key,
+            text=message.text,
+            job_id=ctx.job_id,
+        )
+        deliveries[message.business_key] = result.status.value
+    if awards:
+        log.info("streak milestones awarded", milestones=[a.days for a in awards], stars=total_stars(awards))
+    return {
+        "awarded": [award.days for award in awards],
+        "stars": total_stars(awards),
+        "deliveries": deliveries,
+    }
+
+
+@cron(queue=Queue.LONG, minute=5, retry=CRON_RETRY)
+async def check_and_reset_streaks(ctx: JobContext, run: CronRun) -> dict[str, int]:
+    """Hourly: reset running streaks whose learner did not practise on their local yesterday (at the tick)."""
+    async with ctx.resources.session_factory.begin() as session:
+        timezones = await running_streak_timezones(session)
+        yesterday = {tz: local_date(run.tick, tz) - dt.timedelta(days=1) for tz in timezones}
+        reset = await reset_broken_streaks(session, yesterday)
+    if reset:
+        log.info("streaks reset", reset=reset, tick=run.tick.isoformat())
+    return {"timezones": len(timezones), "reset": reset}

@@ -1,0 +1,294 @@
+"""Notifications: streak reminders at each learner's local hour, daily-challenge nudges, the weekly report.
+
+Every message goes through the Sender, whose delivery ledger is unique per (kind, learner, business key):
+a reminder's key is its local date, so however often a reminder job runs (re-enqueued, retried, run by
+two workers) the learner gets at most one reminder that day. Deterministic job ids only keep the queue
+from filling with duplicates; the ledger is what guarantees "once".
+
+    job                                  queue  tries  job id / schedule (UTC)
+    send_streak_reminder(user_id, day)   fast   5      reminder:{day}:{user_id}
+    send_daily_reminders                 long   3      hourly at :00
+    send_daily_challenge_notification    fast   5      challenge:{day}:{user_id}:{count}
+    send_weekly_report_notification      long   3      Mondays 12:00, caught up
+    send_weekly_summary(user_id, week)   fast   5      weekly:{week_start}:{user_id}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+
+from mluv.db.notifications import (
+    count_written,
+    due_reminders,
+    recipient,
+    reminder_timezones,
+    weekly_recipients,
+    written_between,
+)
+from mluv.domain.progress import (
+    DAILY_CHALLENGE_MESSAGES,
+    DAILY_CHALLENGE_NUDGES,
+    day_bounds,
+    local_date,
+    streak_as_of,
+)
+from mluv.domain.reminders import last_week, reminder_slots, summarise_week, week_bounds, weekly_tips
+from mluv.i18n import t
+from mluv.jobs import (
+    CronRun,
+    DeclaredJob,
+    InvalidJobArguments,
+    JobContext,
+    Queue,
+    RetryPolicy,
+    cron,
+    is_transient,
+    job,
+)
+from mluv.jobs import registry as job_registry
+from mluv.logs import get_logger
+
+log = get_logger(__name__)
+
+# Worth another try: the network, Telegram's 5xx (the Sender raises RetryableError), a database blip.
+NOTIFY_RETRY = RetryPolicy(max_tries=5, retry_if=is_transient, backoff_base=10, backoff_cap=160)
+CRON_RETRY = RetryPolicy(max_tries=3, retry_if=is_transient, backoff_base=5, backoff_cap=60)
+
+# Ledger kinds (deliveries.kind).
+REMINDER_KIND = "reminder"
+CHALLENGE_KIND = "challenge"
+WEEKLY_KIND = "weekly-summary"
+
+# The nudge waits a little so it follows the feedback on the message that triggered it.
+CHALLENGE_NUDGE_DELAY = dt.timedelta(seconds=3)
+# Enqueues in flight at once during a fan-out: fast, without opening a Redis connection per learner.
+ENQUEUE_CONCURRENCY = 20
+# A fan-out is spread over time at this share of the global send rate, leaving room for other messages.
+FAN_OUT_RATE_SHARE = 0.8
+# The analytics catalogue's report job, looked up by name so this module does not import it.
+WEEKLY_REPORT_JOB = "generate_weekly_report"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def fan_out_spacing(ctx: JobContext) -> float:
+    """Seconds between the due times of a fan-out's jobs: a share of the global send rate.
+
+    This is not the pacing (the Sender's shared limiter does that): it keeps thousands of jobs from
+    reaching the limiter at once, where every one refused with RateLimited would use up one of its tries.
+    """
+    return 1.0 / (ctx.resources.settings.rate_limit_global_per_second * FAN_OUT_RATE_SHARE)
+
+
+async def enqueue_each(
+    declared: DeclaredJob[Any, Any],
+    batch: Sequence[BaseModel],
+    job_ids: Sequence[str | None] | None = None,
+    *,
+    spacing: float = 0.0,
+) -> int:
+    """Enqueue one job per validated argument set, the n-th due `n * spacing` seconds from now; the number
+    actually enqueued (not already queued). `job_ids` overrides the job's own id per item (None keeps it).
+    """
+    ids = list(job_ids) if job_ids is not None else [None] * len(batch)
+    enqueued = 0
+    for start in range(0, len(batch), ENQUEUE_CONCURRENCY):
+        jobs = await asyncio.gather(
+            *(
+                declared.enqueue_values(batch[index], job_id=ids[index], defer_by=index * spacing or None)
+                for index in range(start, min(start + ENQUEUE_CONCURRENCY, len(batch)))
+            )
+        )
+        enqueued += sum(1 for queued in jobs if queued is not None)
+    return enqueued
+
+
+# --- reminders ---------------------------------------------------------------------------------------
+
+
+@job(queue=Queue.FAST, retry=NOTIFY_RETRY, job_id="reminder:{day}:{user_id}")
+async def send_streak_reminder(ctx: JobContext, user_id: int, day: dt.date) -> dict[str, Any]:
+    """Remind a learner to practise on their local `day`, once, unless they already did."""
+    async with ctx.resources.session_factory() as session:
+        learner = await recipient(session, user_id)
+    if learner is None:
+        return {"skipped": "unknown learner"}
+    if not learner.reachable:
+        return {"skipped": "inactive"}
+    if not learner.reminders_enabled:
+        return {"skipped": "reminders off"}
+    if local_date(_now(), learner.timezone) != day:
+        # Retried past the learner's midnight (or the timezone changed): that day's reminder is moot.
+        return {"skipped": "not the learner's day"}
+    last = learner.streak.last_active_date
+    if last is not None and last >= day:
+        return {"skipped": "practised today"}
+    streak = streak_as_of(learner.streak, day)
+    text = (
+        t(learner.language, "streak-reminder", streak=streak)
+        if streak > 0
+        else t(learner.language, "daily-reminder")
+    )
+    result = await ctx.resources.sender.send_message(
+        kind=REMINDER_KIND,
+        chat_id=user_id,
+        business_key=f"reminder:{day.isoformat()}",
+        text=text,
+        job_id=ctx.job_id,
+    )
+    return {"delivery": result.status.value, "duplicate": result.duplicate, "streak": streak}
+
+
+@cron(queue=Queue.LONG, minute=0, retry=CRON_RETRY)
+async def send_daily_reminders(ctx: JobContext, run: CronRun) -> dict[str, int]:
+    """Hourly: enqueue a reminder for each learner whose local reminder hour it is at this tick.
+
+    Learners qualify when reachable, with reminders on, active in the last 7 days, and not yet practised
+    on their local date. The tick (not the clock) decides the hour, so a late or retried run handles the
+    hour it was scheduled for. No sleeps: the Sender's shared rate limiter paces the sends (the jobs' due
+    times are only spread, see fan_out_spacing). A tick lost while no worker ran is not caught up (the
+    framework catches up daily crons only); DST gaps skip an hour that does not exist locally, and a
+    repeated local hour is harmless (job ids and the ledger).
+    """
+    tick = run.tick
+    async with ctx.resources.session_factory() as session:
+        slots = reminder_slots(tick, await reminder_timezones(session, tick))
+        due = await due_reminders(session, slots, tick)
+    batch = [send_streak_reminder.validate(user_id=item.user_id, day=item.day) for item in due]
+    enqueued = await enqueue_each(send_streak_reminder, batch, spacing=fan_out_spacing(ctx))
+    log.info("reminders enqueued", due=len(due), enqueued=enqueued, tick=tick.isoformat())
+    return {"timezones": len(slots), "due": len(due), "enqueued": enqueued}
+
+
+# --- daily challenge ---------------------------------------------------------------------------------
+
+
+@job(queue=Queue.FAST, retry=NOTIFY_RETRY, job_id="challenge:{day}:{user_id}:{count}")
+async def send_daily_challenge_notification(
+    ctx: JobContext,
+    user_id: int,
+    day: dt.date,
+    count: Annotated[int, Field(ge=1, lt=DAILY_CHALLENGE_MESSAGES)],
+) -> dict[str, Any]:
+    """Nudge a learner who wrote their `count`-th message of `day` to finish the daily challenge.
+
+    Enqueued by the practice handler at the 3rd and 4th message. Skipped when the challenge is already
+    done or a later message made this nudge stale (the later one's nudge speaks instead). Not gated on
+    reminders_enabled: it answers the learner's own practice a few seconds earlier, it reminds no one.
+    """
+    if count not in DAILY_CHALLENGE_NUDGES:
+        return {"skipped": "not a nudge count"}
+    async with ctx.resources.session_factory() as session:
+        learner = await recipient(session, user_id)
+        if learner is None or not learner.reachable:
+            return {"skipped": "inactive"}
+        start, end = day_bounds(day, learner.timezone)
+        done = await count_written(session, user_id, start, end)
+    if local_date(_now(), learner.timezone) != day:
+        return {"skipped": "not the learner's day"}
+    if done >= DAILY_CHALLENGE_MESSAGES:
+        return {"skipped": "challenge completed"}
+    if done > count:
+        return {"skipped": "superseded"}
+    text = t(
+        learner.language,
+        "daily-challenge-nudge",
+        done=count,
+        goal=DAILY_CHALLENGE_MESSAGES,
+        left=DAILY_CHALLENGE_MESSAGES - count,
+    )
+    result = await ctx.resources.sender.send_message(
+        kind=CHALLENGE_KIND,
+        chat_id=user_id,
+        business_key=f"challenge:{day.isoformat()}:{count}",
+        text=text,
+        job_id=ctx.job_id,
+    )
+    return {"delivery": result.status.value, "duplicate": result.duplicate}
+
+
+# --- weekly report -------------------------------------------------------------------------------------
+
+
+@job(queue=Queue.FAST, retry=NOTIFY_RETRY, job_id="weekly:{week_start}:{user_id}")
+async def send_weekly_summary(ctx: JobContext, user_id: int, week_start: dt.date) -> dict[str, Any]:
+    """The learner's week (local days from Monday `week_start`) in numbers, with recommendations."""
+    async with ctx.resources.session_factory() as session:
+        learner = await recipient(session, user_id)
+        if learner is None or not learner.reachable:
+            return {"skipped": "inactive"}
+        start, end = week_bounds(week_start, learner.timezone)
+        summary = summarise_week(await written_between(session, user_id, start, end), learner.timezone)
+    if not summary.active:
+        return {"skipped": "nothing written"}
+    lang = learner.language
+    report = t(
+        lang,
+        "weekly-report-ready",
+        messages=summary.messages,
+        words=summary.words,
+        days=summary.days,
+        correctness=summary.correctness or 0,
+    )
+    text = "\n\n".join([report, *(t(lang, key) for key in weekly_tips(summary))])
+    result = await ctx.resources.sender.send_message(
+        kind=WEEKLY_KIND,
+        chat_id=user_id,
+        business_key=f"weekly:{week_start.isoformat()}",
+        text=text,
+        job_id=ctx.job_id,
+    )
+    return {"delivery": result.status.value, "duplicate": result.duplicate, "messages": summary.messages}
+
+
+def _report_job_values(
+    declared: DeclaredJob[Any, Any], learners: Sequence[int], week_start: dt.date
+) -> list[BaseModel] | None:
+    """Arguments for the analytics report job: (user_id, week_start) if it takes the week, else
+    (user_id); None if it takes neither (then the summaries go out instead)."""
+    problem = ""
+    for with_week in (True, False):
+        try:
+            return [
+                declared.validate(user_id=user_id, **({"week_start": week_start} if with_week else {}))
+                for user_id in learners
+            ]
+        except InvalidJobArguments as error:
+            problem = str(error)
+    log.error("cannot enqueue the weekly report job; sending summaries instead", error=problem)
+    return None
+
+
+@cron(queue=Queue.LONG, weekday=0, hour=12, minute=0, catch_up=True, retry=CRON_RETRY)
+async def send_weekly_report_notification(ctx: JobContext, run: CronRun) -> dict[str, Any]:
+    """Mondays: every learner active last week gets their weekly report.
+
+    The analytics catalogue's generate_weekly_report (chart, cached report) does it when it is
+    registered; otherwise send_weekly_summary sends the summary text with recommendations. 12:00 UTC is
+    after Sunday has ended for every learner, UTC-12 included (the report job refuses unfinished weeks).
+    """
+    week_start = last_week(run.tick)
+    async with ctx.resources.session_factory() as session:
+        learners = await weekly_recipients(session, week_start)
+    report_job = job_registry.jobs.get(WEEKLY_REPORT_JOB)
+    values = _report_job_values(report_job, learners, week_start) if report_job is not None else None
+    if report_job is not None and values is not None:
+        via = WEEKLY_REPORT_JOB
+        # Without an id of its own the report job gets one per week, so a re-run does not queue twice.
+        ids = [
+            None if report_job.job_id_template else f"weekly-report:{week_start}:{user_id}"
+            for user_id in learners
+        ]
+        enqueued = await enqueue_each(report_job, values, ids, spacing=fan_out_spacing(ctx))
+    else:
+        via = send_weekly_summary.name
+        batch = [send_weekly_summary.validate(user_id=user_id, week_start=week_start) for user_id in learners]
+        enqueued = await enqueue_each(send_weekly_summary, batch, spacing=fan_out_spacing(ctx))
+    return {"week_start": week_start.isoformat(), "learners": len(learners), "enqueued": enqueued, "via": via}
