@@ -33,7 +33,7 @@ from mluv.db.learners import record_practice
 from mluv.db.models import Message as MessageRow
 from mluv.db.models import User
 from mluv.domain.feedback import format_feedback
-from mluv.domain.review import count_words, review_text, warm_up
+from mluv.domain.review import OfflineReviewer, count_words, review_text, warm_up
 from mluv.i18n import t
 from mluv.resources import Resources
 from mluv.settings import load_settings
@@ -100,8 +100,21 @@ async def measure(
     return samples
 
 
+def review_cost(rounds: int = 200) -> dict[str, float]:
+    """What the offloaded work itself costs: the offline review of a ~100-word message (ms), CPU only."""
+    text = "Ja nevim, co mam delat, ale dnes je krasny den a ja jsem stastny, protoze mam xqzvbn. " * 6
+    reviewer = OfflineReviewer()
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        reviewer.review(text)
+        samples.append((time.perf_counter() - started) * 1000)
+    return {"words": count_words(text), **percentiles(samples)}
+
+
 async def main(count: int) -> None:
     await asyncio.to_thread(warm_up)  # the lexicon is built once per process, not per sample
+    review = review_cost()
     config = SandboxConfig.model_validate({"auto_create_chats": True, "limits": {"enabled": False}})
     with bench_redis_url() as redis_url:
         async with bench_database_url() as database_url, run_sandbox(port=0, config=config) as sandbox_url:
@@ -142,8 +155,11 @@ async def main(count: int) -> None:
     for label, figures in (("review offloaded (job)", shipped), ("review inline", in_handler)):
         print(f"{label:<26}" + "".join(f"{figures[k]:>8.2f}" for k in ("p50", "p90", "p99", "max")))
     print(f"p99 ratio inline/offloaded: {in_handler['p99'] / shipped['p99']:.2f}x")
+    words, p50, p99 = review["words"], review["p50"], review["p99"]
+    print(f"offline review of {words:.0f} words alone: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
     path = write_result(
-        "handler_latency", {"count": count, "unit": "ms", "offloaded": shipped, "inline": in_handler}
+        "handler_latency",
+        {"count": count, "unit": "ms", "offloaded": shipped, "inline": in_handler, "review": review},
     )
     print(f"wrote {path}")
 

@@ -682,10 +682,10 @@ async def test_timeout_turns_a_slow_job_into_timeout_error(
     with pytest.raises(TimeoutError):
         await slow.run(ctx, user_id=1)
     elapsed = time.perf_counter() - started
-    assert 0.04 <= elapsed < 1
+    assert 0.04 <= elapsed < 4  # well before the 5 s the job would sleep; loose for a loaded CI machine
     [(name, outcome, duration)] = metrics.records
     assert (name, outcome) == ("t_decl_slow", Outcome.FAILED)
-    assert 0.04 <= duration < 1
+    assert 0.04 <= duration < 4
     assert dead_letters[0]["error"].startswith("TimeoutError")
 
 

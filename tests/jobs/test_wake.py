@@ -214,7 +214,7 @@ async def test_an_enqueue_wakes_the_idle_worker_at_once(
     assert w.polls == polls, "an idle worker must not poll before idle_poll"
     job = await ours.enqueue_job("record", label="now")
     assert job is not None
-    assert await until(lambda: bool(ran)) < 1.0
+    assert await until(lambda: bool(ran), within=10) < 10  # not the 30 s idle poll (loose: CI load)
     assert await job.result(timeout=5, poll_delay=0.01) == "now"
 
 
@@ -226,8 +226,8 @@ async def test_a_deferred_job_runs_when_due_not_at_the_next_idle_poll(
     await ready(w)
     start = time.monotonic()
     await ours.enqueue_job("record", label="later", _defer_by=0.4)
-    await until(lambda: bool(ran))
-    assert 0.35 <= ran[0][1] - start < 1.5
+    await until(lambda: bool(ran), within=10)
+    assert 0.35 <= ran[0][1] - start < 10  # when due, not at the 30 s idle poll
 
 
 async def test_a_retry_runs_after_its_defer(worker: Callable[..., WakingWorker], pools: Any) -> None:
@@ -236,8 +236,8 @@ async def test_a_retry_runs_after_its_defer(worker: Callable[..., WakingWorker],
     start = time.monotonic()
     job = await ours.enqueue_job("retry_once", label="again")
     assert job is not None
-    await until(lambda: bool(ran))
-    assert 0.25 <= ran[0][1] - start < 1.5
+    await until(lambda: bool(ran), within=10)
+    assert 0.25 <= ran[0][1] - start < 10
     assert await job.result(timeout=5, poll_delay=0.01) == "again"
 
 

@@ -4,8 +4,10 @@ clock; real Redis for the shared-clock behaviour and two clients sharing one sch
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import fakeredis
 import pytest
@@ -198,41 +200,53 @@ async def test_redis_clock_paces_one_chat(redis: Redis) -> None:
     started = time.monotonic()
     waits = [await limiter.acquire(77) for _ in range(4)]
     elapsed = time.monotonic() - started
+    # Lower bounds only: a loaded machine can wake a sleeper late, never early (no timed upper bounds).
     assert waits[0] == 0.0
-    assert all(0.08 <= wait <= 0.11 for wait in waits[1:]), waits
-    assert 0.28 <= elapsed < 0.6
+    assert all(0.0 < wait <= 0.1 for wait in waits[1:]), waits
+    assert elapsed >= 3 * 0.1 - CLOCK_SLACK
+
+
+# Redis's TIME and the local monotonic clock agree to well under a millisecond over a test's length.
+CLOCK_SLACK = 0.002
+
+
+@contextlib.asynccontextmanager
+async def two_clients(
+    redis: Redis, redis_url: str, rate: float, **options: Any
+) -> AsyncIterator[list[RateLimiter]]:
+    """Two limiters on two connections to one Redis, as two worker processes would hold them."""
+    other = Redis.from_url(redis_url)
+    try:
+        limits = Limits(global_per_second=rate, per_chat_per_second=100)
+        yield [RateLimiter(client, limits, **options) for client in (redis, other)]
+    finally:
+        await other.aclose()
+
+
+@pytest.mark.integration
+async def test_two_clients_book_one_schedule_atomically(redis: Redis, redis_url: str) -> None:
+    rate = 40.0
+    # One frozen instant, so every slot is exactly its wait: the schedule itself, free of timer jitter.
+    async with two_clients(redis, redis_url, rate, clock=lambda: 500.0) as limiters:
+        reservations = await asyncio.gather(*(limiters[i % 2].reserve(1000 + i) for i in range(60)))
+    assert all(reservation.booked for reservation in reservations)
+    assert sorted(round(r.wait * rate) for r in reservations) == list(range(60))
 
 
 @pytest.mark.integration
 async def test_two_clients_sharing_redis_never_exceed_the_rate_together(redis: Redis, redis_url: str) -> None:
     rate = 40.0
-    other = Redis.from_url(redis_url)
-    try:
-        limiters = [
-            RateLimiter(client, Limits(global_per_second=rate, per_chat_per_second=100))
-            for client in (redis, other)
-        ]
-        grants: list[float] = []
+    grants: list[float] = []
 
-        async def send(limiter: RateLimiter, chat: int) -> None:
-            await limiter.acquire(chat)
-            grants.append(time.monotonic())
+    async def send(limiter: RateLimiter, chat: int) -> None:
+        await limiter.acquire(chat)
+        grants.append(time.monotonic())
 
+    async with two_clients(redis, redis_url, rate) as limiters:
         started = time.monotonic()
-        await asyncio.gather(
-            *(send(limiters[i % 2], 1000 + i) for i in range(60)),
-        )
-        elapsed = time.monotonic() - started
-    finally:
-        await other.aclose()
+        await asyncio.gather(*(send(limiters[i % 2], 1000 + i) for i in range(60)))
     grants.sort()
-    interval = 1 / rate
-    # Any k consecutive grants span at least (k - 1) intervals (less a few ms of timer jitter) ...
-    for k in (2, 10, 40):
-        for first, last in zip(grants, grants[k - 1 :], strict=False):
-            assert last - first >= (k - 1) * interval - 0.015, (k, last - first)
-    # ... so no second holds more than rate + 1 grants; and the schedule is kept full (no idle gaps).
-    for first in grants:
-        window = [g for g in grants if first <= g < first + 1.0]
-        assert len(window) <= rate + 1
-    assert 59 * interval - 0.02 <= elapsed < 59 * interval + 0.5
+    # The n-th grant cannot come before the n-th slot of one shared schedule; two unshared schedules would
+    # let the 59th grant through after about 30 intervals. (A late wake-up only ever moves grants later.)
+    for n, granted in enumerate(grants):
+        assert granted - started >= n / rate - CLOCK_SLACK, (n, granted - started)

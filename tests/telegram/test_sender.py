@@ -409,13 +409,12 @@ async def test_sends_wait_for_the_shared_limit(
     await asyncio.gather(
         *(sender.send_message(kind="k", chat_id=chat, business_key="paced", text="x") for chat in LEARNERS)
     )
-    elapsed = time.monotonic() - started
-    starts = sorted(c.started for c in session.calls)
-    # Turns are 1/20 s apart; a request starts a database round trip after its turn (a few ms of jitter).
-    for k in range(1, len(starts)):
-        spans = [later - earlier for earlier, later in zip(starts, starts[k:], strict=False)]
-        assert min(spans) >= k * 0.05 - 0.03, (k, spans)
-    assert 7 * 0.05 - 0.01 <= elapsed < 1.5
+    starts = sorted(c.started - started for c in session.calls)
+    # The n-th request cannot start before the n-th turn, 1/20 s apart (lower bounds only: a loaded
+    # machine can only start a request late, never early; the 2 ms cover Redis's clock against ours).
+    assert len(starts) == len(LEARNERS)
+    for n, start in enumerate(starts):
+        assert start >= n * 0.05 - 0.002, (n, starts)
 
 
 # --- over-long texts ----------------------------------------------------------------------------------------

@@ -295,7 +295,7 @@ async def test_dropped_answer_times_out_but_the_message_was_delivered(
     sandbox_url: str, control: SandboxClient, learner: int, mode: str
 ) -> None:
     await control.set_faults(drop_rate=1.0, drop_mode=mode)
-    impatient = make_bot(sandbox_url, timeout=0.3)
+    impatient = make_bot(sandbox_url, timeout=1)
     try:
         started = time.monotonic()
         with pytest.raises(TelegramNetworkError):
@@ -303,7 +303,8 @@ async def test_dropped_answer_times_out_but_the_message_was_delivered(
         elapsed = time.monotonic() - started
     finally:
         await impatient.session.close()
-    assert elapsed >= 0.29 if mode == "hang" else elapsed < 0.29
+    # A hung answer costs the whole timeout; a closed connection fails at once (well under it).
+    assert elapsed >= 0.99 if mode == "hang" else elapsed < 0.99
     assert [record["text"] for record in await control.messages(learner)] == ["Ahoj"]
     counters = await control.counters()
     assert counters["dropped"] == 1 and counters["sent"] == 1

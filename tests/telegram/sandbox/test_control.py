@@ -92,7 +92,7 @@ async def test_wait_for_messages_returns_when_the_bot_sends(
     started = time.monotonic()
     messages = await control.messages(learner, wait_for=1, within=5)
     await task
-    assert [message["text"] for message in messages] == ["Ahoj"] and time.monotonic() - started < 1
+    assert [message["text"] for message in messages] == ["Ahoj"] and time.monotonic() - started < 4
     started = time.monotonic()
     assert len(await control.messages(learner, wait_for=2, within=0.2)) == 1  # gives up after `within`
     assert time.monotonic() - started >= 0.2
