@@ -96,14 +96,14 @@ from bench.chaos_common import (
     Outcome,
     Scenario,
     ScenarioError,
-    add_learners,
     broadcast_limits,
+    broadcast_ready,
     broadcast_settings,
     check_broadcast,
     database_server,
     enqueue_broadcast,
     eventually,
-    new_broadcast,
+    last_tick_or_skip,
     sent_to_learners,
     stage,
     start,
@@ -114,7 +114,6 @@ from bench.chaos_faults import FAULT_SCENARIOS
 from bench.chaos_security import SECURITY_SCENARIOS, TOKEN_GREP
 from bench.common import bench_redis_url, write_result
 from mluv.db.models import CronRun
-from mluv.jobs.cron import CATCH_UP_GRACE
 from workers.messaging import BATCH_CONCURRENCY, WINDOW
 
 # broadcast-sigkill-x3's LONG_JOB_TIMEOUT: a SIGKILLed batch's in-progress key expires after 25 s (timeout +
@@ -129,10 +128,7 @@ async def broadcast_sigkill_x3(redis_url: str) -> Outcome:
     # A shorter job timeout than the others' (SIGKILL_JOB_TIMEOUT): a killed batch is re-run sooner.
     settings = broadcast_settings(LONG_JOB_TIMEOUT=str(SIGKILL_JOB_TIMEOUT))
     async with stage(redis_url, LOGS / name, limits=broadcast_limits(), **settings) as st:
-        await add_learners(st, learners)
-        long, fast = st.fleet.start(LONG), st.fleet.start(FAST)
-        await start(long, fast)
-        broadcast_id = await new_broadcast(st)
+        long, _fast, broadcast_id = await broadcast_ready(st, learners)
         began = time.monotonic()
         await enqueue_broadcast(st, broadcast_id)
         kills: list[dict[str, Any]] = []
@@ -162,21 +158,16 @@ async def broadcast_sigkill_x3(redis_url: str) -> Outcome:
     bound = len(shares) * WINDOW * BATCH_CONCURRENCY
     if check.unknown > bound:
         problems.append(f"{check.unknown} unknown rows, more than the {bound} sends that can be in flight")
-    return Outcome(
-        name=name,
-        passed=not problems,
-        summary=(
-            f"{learners} learners, {len(kills)} SIGKILLs: {check.one_message} with exactly one message, "
-            f"lost {len(check.lost)}, duplicated {len(check.duplicated)}, unknown {check.unknown} "
+    return check.outcome(
+        name,
+        (
+            f"{learners} learners, {len(kills)} SIGKILLs: {check.tally()} "
             f"({check.unknown_delivered} of them delivered), 429s {check.telegram_429}, "
             f"recovered in {recovered:.1f} s after the last kill, total {done - began:.1f} s"
         ),
-        lost=len(check.lost),
-        duplicated=len(check.duplicated),
-        unknown=check.unknown,
-        recovered_seconds=round(recovered, 2),
-        problems=problems,
-        details={**check.figures(), "kills": kills, "total_seconds": round(done - began, 2)},
+        problems,
+        recovered=recovered,
+        details={"kills": kills, "total_seconds": round(done - began, 2)},
     )
 
 
@@ -186,10 +177,7 @@ async def broadcast_sigkill_x3(redis_url: str) -> Outcome:
 async def broadcast_sigterm(redis_url: str) -> Outcome:
     name, learners, share = "broadcast-sigterm", 1000, 0.40
     async with stage(redis_url, LOGS / name, limits=broadcast_limits(), **broadcast_settings()) as st:
-        await add_learners(st, learners)
-        long, fast = st.fleet.start(LONG), st.fleet.start(FAST)
-        await start(long, fast)
-        broadcast_id = await new_broadcast(st)
+        long, _fast, broadcast_id = await broadcast_ready(st, learners)
         began = time.monotonic()
         await enqueue_broadcast(st, broadcast_id)
         await wait_sent(st, int(share * learners), 60, broadcast_id)
@@ -209,23 +197,17 @@ async def broadcast_sigterm(redis_url: str) -> Outcome:
         problems.append(f"{check.unknown} unknown rows: a graceful stop should let every send finish")
     if code != 0:
         problems.append(f"the terminated worker exited with {code}")
-    return Outcome(
-        name=name,
-        passed=not problems,
-        summary=(
+    return check.outcome(
+        name,
+        (
             f"{learners} learners, SIGTERM at {sent_at_term} sent: the worker drained in "
             f"{drained - terminated:.1f} s (exit {code}, {sent_at_exit} sent by then); "
-            f"{check.one_message} with exactly one message, lost {len(check.lost)}, "
-            f"duplicated {len(check.duplicated)}, unknown {check.unknown}, 429s {check.telegram_429}, "
+            f"{check.tally()}, 429s {check.telegram_429}, "
             f"recovered in {recovered:.1f} s, total {done - began:.1f} s"
         ),
-        lost=len(check.lost),
-        duplicated=len(check.duplicated),
-        unknown=check.unknown,
-        recovered_seconds=round(recovered, 2),
-        problems=problems,
+        problems,
+        recovered=recovered,
         details={
-            **check.figures(),
             "sent_at_sigterm": sent_at_term,
             "sent_at_exit": sent_at_exit,
             "drain_seconds": round(drained - terminated, 2),
@@ -324,17 +306,9 @@ async def daily_catch_up(redis_url: str) -> Outcome:
     from workers.analytics import calculate_all_users_daily_stats as spec
 
     name = "daily-catch-up"
-    now = dt.datetime.now(dt.UTC)
-    tick = spec.previous_tick(now)
-    assert tick is not None
-    if now - tick < CATCH_UP_GRACE * 2:
-        wait = (tick + CATCH_UP_GRACE * 2 - now).total_seconds()
-        return Outcome(
-            name,
-            passed=True,
-            summary=f"skipped: {now:%H:%M} UTC is too close to the tick; try again in {wait:.0f} s",
-            skipped="too close to the tick",
-        )
+    tick = last_tick_or_skip(name, spec)
+    if isinstance(tick, Outcome):
+        return tick
     key = spec.business_key(tick)
     async with stage(redis_url, LOGS / name) as st:
 
@@ -399,10 +373,8 @@ async def daily_catch_up(redis_url: str) -> Outcome:
 async def drop_2_percent(redis_url: str) -> Outcome:
     name, learners, share = "drop-2-percent", 500, 0.02
     async with stage(redis_url, LOGS / name, limits=broadcast_limits(), **broadcast_settings()) as st:
-        await add_learners(st, learners)
-        long, fast = st.fleet.start(LONG), st.fleet.start(FAST)
-        await start(long, fast)
-        broadcast_id = await new_broadcast(st)  # before the faults: the progress message gets through
+        # Created before the faults: the progress message gets through.
+        _long, _fast, broadcast_id = await broadcast_ready(st, learners)
         await st.sandbox.set_faults(drop_rate=share, drop_mode="close", seed=2026)
         began = time.monotonic()
         await enqueue_broadcast(st, broadcast_id)
@@ -417,20 +389,16 @@ async def drop_2_percent(redis_url: str) -> Outcome:
         problems.append(
             f"only {check.unknown_delivered} of {check.unknown} unknown rows were recorded by the sandbox"
         )
-    return Outcome(
-        name=name,
-        passed=not problems,
-        summary=(
+    return check.outcome(
+        name,
+        (
             f"{learners} learners, {share:.0%} of answers dropped: {check.dropped} dropped → "
             f"{check.unknown} unknown rows ({check.unknown_delivered} delivered), none resent "
             f"(duplicated {len(check.duplicated)}), lost {len(check.lost)}, "
             f"{check.one_message} with exactly one message, in {done - began:.1f} s"
         ),
-        lost=len(check.lost),
-        duplicated=len(check.duplicated),
-        unknown=check.unknown,
-        problems=problems,
-        details={**check.figures(), "drop_rate": share, "total_seconds": round(done - began, 2)},
+        problems,
+        details={"drop_rate": share, "total_seconds": round(done - began, 2)},
     )
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bench.common import WorkerProcess, bench_database_url, terminate, worker_argv
 from mluv.db.models import Broadcast, Delivery, JobFailure, User
 from mluv.db.session import create_engine, create_session_factory
+from mluv.jobs.cron import CATCH_UP_GRACE, CronJobSpec
 from mluv.telegram.sandbox import LimitsConfig, SandboxClient, SandboxConfig, run_sandbox
 from mluv.telegram.sandbox.config import SANDBOX_BOT_TOKEN
 
@@ -285,6 +286,14 @@ async def new_broadcast(stage: Stage) -> int:
         return row.id
 
 
+async def broadcast_ready(stage: Stage, learners: int) -> tuple[Worker, Worker, int]:
+    """`learners` learners, a long and a fast worker up, and a confirmed broadcast not yet enqueued."""
+    await add_learners(stage, learners)
+    long, fast = stage.fleet.start(LONG), stage.fleet.start(FAST)
+    await start(long, fast)
+    return long, fast, await new_broadcast(stage)
+
+
 async def broadcast_status(stage: Stage, broadcast_id: int) -> str:
     async with stage.session_factory() as session:
         status = await session.scalar(select(Broadcast.status).where(Broadcast.id == broadcast_id))
@@ -342,6 +351,37 @@ class BroadcastCheck:
             "lost_ids": self.lost[:20],
             "duplicated_ids": self.duplicated[:20],
         }
+
+    def tally(self) -> str:
+        """The part every broadcast scenario's summary shares."""
+        return (
+            f"{self.one_message} with exactly one message, lost {len(self.lost)}, "
+            f"duplicated {len(self.duplicated)}, unknown {self.unknown}"
+        )
+
+    def outcome(
+        self,
+        name: str,
+        summary: str,
+        problems: list[str],
+        *,
+        recovered: float | None = None,
+        note: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> Outcome:
+        """The scenario's Outcome with this check's counts and figures (details add to the figures)."""
+        return Outcome(
+            name=name,
+            passed=not problems,
+            summary=summary,
+            lost=len(self.lost),
+            duplicated=len(self.duplicated),
+            unknown=self.unknown,
+            recovered_seconds=None if recovered is None else round(recovered, 2),
+            problems=problems,
+            note=note,
+            details={**self.figures(), **(details or {})},
+        )
 
     def problems(self) -> list[str]:
         found = []
@@ -431,6 +471,23 @@ class Outcome:
 
 
 Scenario = Callable[[str], Awaitable[Outcome]]
+
+
+def last_tick_or_skip(name: str, spec: CronJobSpec) -> dt.datetime | Outcome:
+    """The daily cron's last tick, or a skipped Outcome when the tick is so recent that the workers would
+    run it on time rather than catch it up (the scenario would test nothing)."""
+    now = dt.datetime.now(dt.UTC)
+    tick = spec.previous_tick(now)
+    assert tick is not None
+    if now - tick >= CATCH_UP_GRACE * 2:
+        return tick
+    wait = (tick + CATCH_UP_GRACE * 2 - now).total_seconds()
+    return Outcome(
+        name,
+        passed=True,
+        summary=f"skipped: {now:%H:%M} UTC is too close to the tick; try again in {wait:.0f} s",
+        skipped="too close to the tick",
+    )
 
 
 def broadcast_limits() -> LimitsConfig:

@@ -47,10 +47,12 @@ from bench.chaos_common import (
     add_learners,
     bot_server,
     broadcast_limits,
+    broadcast_ready,
     broadcast_settings,
     check_broadcast,
     enqueue_broadcast,
     eventually,
+    last_tick_or_skip,
     new_broadcast,
     stage,
     start,
@@ -59,7 +61,6 @@ from bench.chaos_common import (
 )
 from mluv.db.models import Broadcast, CronRun, DailyStats, Delivery, JobFailure, User
 from mluv.db.models import Message as PracticeMessage
-from mluv.jobs.cron import CATCH_UP_GRACE
 from mluv.settings import normalise_database_url
 from workers.messaging import PENDING_AFTER
 
@@ -212,17 +213,9 @@ async def daily_cron_sigterm(redis_url: str) -> Outcome:
     from workers.analytics import calculate_all_users_daily_stats as spec
 
     name = "daily-cron-sigterm"
-    now = dt.datetime.now(dt.UTC)
-    tick = spec.previous_tick(now)
-    assert tick is not None
-    if now - tick < CATCH_UP_GRACE * 2:
-        wait = (tick + CATCH_UP_GRACE * 2 - now).total_seconds()
-        return Outcome(
-            name,
-            passed=True,
-            summary=f"skipped: {now:%H:%M} UTC is too close to the tick; try again in {wait:.0f} s",
-            skipped="too close to the tick",
-        )
+    tick = last_tick_or_skip(name, spec)
+    if isinstance(tick, Outcome):
+        return tick
     key = spec.business_key(tick)
     day = tick.date() - dt.timedelta(days=2)  # over in every zone at the tick: every learner has a row
     async with stage(redis_url, LOGS / name) as st:
@@ -510,29 +503,23 @@ async def redis_stopped_30s(redis_url: str) -> Outcome:
         )
     if not completed:
         problems.append(f"the broadcast did not complete within 60 s after Redis came back: ledger {ledger}")
-    return Outcome(
-        name=name,
-        passed=not problems,
-        summary=(
+    return check.outcome(
+        name,
+        (
             f"{learners} learners, fast + long worker on a private redis-server (AOF, fsync always), stopped "
             f"at {sent_at_stop} sent for {outage:.1f} s: {exits_during} worker exit(s) during the outage, "
             f"{sum(supervisor.restarts.values())} restart(s) by the supervisor "
-            f"({dict(supervisor.restarts)}); {check.one_message} with exactly one message, lost "
-            f"{len(check.lost)}, duplicated {len(check.duplicated)}, unknown {check.unknown} ({never_sent} "
-            f"never delivered); broadcast {check.status}, recovered in {recovered:.1f} s after Redis came "
+            f"({dict(supervisor.restarts)}); {check.tally()} ({never_sent} never delivered)"
+            f"; broadcast {check.status}, recovered in {recovered:.1f} s after Redis came "
             f"back (workers up {workers_back - restarted:.1f} s after), total {done - began:.1f} s"
         ),
-        lost=len(check.lost),
-        duplicated=len(check.duplicated),
-        unknown=check.unknown,
-        recovered_seconds=round(recovered, 2),
-        problems=problems,
+        problems,
+        recovered=recovered,
         note=(
             f"unknown never delivered {never_sent}, worker restarts {sum(supervisor.restarts.values())}, "
             "workers alive 2/2"
         ),
         details={
-            **check.figures(),
             "ledger_all": ledger,
             "unknown_reasons": reasons,
             "unknown_never_delivered": never_sent,
@@ -559,10 +546,7 @@ PG_RECOVERY_WAIT = 40.0
 async def postgres_dropped_20s(redis_url: str) -> Outcome:
     name, learners, share = "postgres-dropped-20s", 600, 0.30
     async with stage(redis_url, LOGS / name, limits=broadcast_limits(), **broadcast_settings()) as st:
-        await add_learners(st, learners)
-        long, fast = st.fleet.start(LONG), st.fleet.start(FAST)
-        await start(long, fast)
-        broadcast_id = await new_broadcast(st)
+        long, fast, broadcast_id = await broadcast_ready(st, learners)
         began = time.monotonic()
         await enqueue_broadcast(st, broadcast_id)
         sent_at_drop = await wait_sent(st, int(share * learners), 60, broadcast_id)
@@ -629,29 +613,23 @@ async def postgres_dropped_20s(redis_url: str) -> Outcome:
                 f"{row['job_id']} after {row['tries']} tries: {row['error'][:140]}" for row in letters[:3]
             )
         )
-    return Outcome(
-        name=name,
-        passed=not problems,
-        summary=(
+    return check.outcome(
+        name,
+        (
             f"{learners} learners; at {sent_at_drop} sent every connection to the database was terminated "
             f"every {PG_KILL_EVERY:g} s for {PG_OUTAGE:g} s ({terminated} backends in {rounds} rounds): "
-            f"broadcast {check.status}, ledger {ledger}, {check.one_message} with exactly one message, lost "
-            f"{len(check.lost)}, duplicated {len(check.duplicated)}, unknown {check.unknown} "
+            f"broadcast {check.status}, ledger {ledger}, {check.tally()} "
             f"({check.unknown_delivered} delivered), stuck sending "
             f"{stuck}, dead letters {len(letters)}; "
             + (f"recovered in {recovered:.1f} s" if completed else f"{ending} {recovered:.0f} s after")
         ),
-        lost=len(check.lost),
-        duplicated=len(check.duplicated),
-        unknown=check.unknown,
-        recovered_seconds=round(recovered, 2) if completed else None,
-        problems=problems,
+        problems,
+        recovered=recovered if completed else None,
         note=(
             f"stuck sending {stuck}, still pending {ledger.get('pending', 0)}, dead letters {len(letters)}"
             + ("" if completed else f", {ending}")
         ),
         details={
-            **check.figures(),
             "ledger_all": ledger,
             "ending": ending,
             "unknown_reasons": reasons,
@@ -676,10 +654,7 @@ async def rate_limited_10pct(redis_url: str) -> Outcome:
     # A 429 pauses every sender for retry_after, so batches take longer: a job timeout to match.
     settings = broadcast_settings(LONG_JOB_TIMEOUT="60")
     async with stage(redis_url, LOGS / name, limits=broadcast_limits(), **settings) as st:
-        await add_learners(st, learners)
-        long, fast = st.fleet.start(LONG), st.fleet.start(FAST)
-        await start(long, fast)
-        broadcast_id = await new_broadcast(st)
+        _long, _fast, broadcast_id = await broadcast_ready(st, learners)
         await st.sandbox.set_faults(rate_limit_rate=share, rate_limit_retry_after=retry_after, seed=2026)
         began = time.monotonic()
         await enqueue_broadcast(st, broadcast_id)
@@ -693,22 +668,16 @@ async def rate_limited_10pct(redis_url: str) -> Outcome:
         problems.append("the sandbox answered no 429: nothing was tested")
     if check.unknown:
         problems.append(f"{check.unknown} unknown rows: a 429 means not delivered, so none should be unknown")
-    return Outcome(
-        name=name,
-        passed=not problems,
-        summary=(
+    return check.outcome(
+        name,
+        (
             f"{learners} learners, {share:.0%} of sends answered 429 (retry_after {retry_after} s): "
-            f"{check.telegram_429} 429s obeyed, {check.one_message} with exactly one message, lost "
-            f"{len(check.lost)}, duplicated {len(check.duplicated)}, unknown {check.unknown}, in "
+            f"{check.telegram_429} 429s obeyed, {check.tally()}, in "
             f"{seconds:.1f} s ({learners / seconds:.1f} sends/s)"
         ),
-        lost=len(check.lost),
-        duplicated=len(check.duplicated),
-        unknown=check.unknown,
-        problems=problems,
+        problems,
         note=f"429s {check.telegram_429}, delivered once {check.one_message}/{learners}",
         details={
-            **check.figures(),
             "rate_limit_rate": share,
             "retry_after": retry_after,
             "send_requests": attempts,
@@ -786,27 +755,20 @@ async def blocked_5pct(redis_url: str) -> Outcome:
         problems.append(f"{len(got_message)} blocked learners received a message")
     if counted.blocked != len(blocked):
         problems.append(f"the broadcast counts {counted.blocked} blocked, expected {len(blocked)}")
-    return Outcome(
-        name=name,
-        passed=not problems,
-        summary=(
+    return check.outcome(
+        name,
+        (
             f"{learners} learners, {len(blocked)} ({len(blocked) / learners:.0%}) blocked the bot before the "
             f"broadcast: {len(blocked) - len(not_blocked)} rows `blocked`, {len(marked)} learners marked "
             f"blocked, {forbidden} 403s for {len(blocked)} (retries of 403s: {forbidden - len(blocked)}); "
-            f"the other {len(st.learners)}: {check.one_message} with exactly one message, lost "
-            f"{len(check.lost)}, "
-            f"duplicated {len(check.duplicated)}, unknown {check.unknown}, in {done - began:.1f} s"
+            f"the other {len(st.learners)}: {check.tally()}, in {done - began:.1f} s"
         ),
-        lost=len(check.lost),
-        duplicated=len(check.duplicated),
-        unknown=check.unknown,
-        problems=problems,
+        problems,
         note=(
             f"blocked rows {len(blocked) - len(not_blocked)}/{len(blocked)}, marked blocked {len(marked)}, "
             f"403 retries {forbidden - len(blocked)}"
         ),
         details={
-            **check.figures(),
             "blocked_learners": len(blocked),
             "blocked_rows": len(blocked) - len(not_blocked),
             "marked_blocked": len(marked),
@@ -1099,10 +1061,9 @@ async def flooding_learner(redis_url: str) -> Outcome:
         )
     if handler_errors:
         problems.append(f"{handler_errors} 'handler failed' lines in serve.log")
-    return Outcome(
-        name=name,
-        passed=not problems,
-        summary=(
+    return check.outcome(
+        name,
+        (
             f"one learner sent {len(flood_times)} messages in {flood_seconds:.1f} s "
             f"({len(flood_times) / max(flood_seconds, 0.1):.0f}/s) to `mluv serve` (webhook) during a "
             f"broadcast to {learners} others: {stored} passed the throttle ({FLOOD_LIMIT} per "
@@ -1113,16 +1074,12 @@ async def flooding_learner(redis_url: str) -> Outcome:
             f"pauses caused by the flooder's chat {global_pauses}; lost {len(check.lost)}, duplicated "
             f"{len(check.duplicated)}, unknown {check.unknown}"
         ),
-        lost=len(check.lost),
-        duplicated=len(check.duplicated),
-        unknown=check.unknown,
-        problems=problems,
+        problems,
         note=(
             f"flood {len(flood_times)} msgs → {stored} handled (≤ {allowed}), {replies} replies; "
             f"broadcast {rate:.0f}/s vs baseline {baseline_rate:.0f}/s"
         ),
         details={
-            **check.figures(),
             "flood_updates": len(flood_times),
             "flood_seconds": round(flood_seconds, 2),
             "flood_handled": stored,
@@ -1228,23 +1185,18 @@ async def broadcast_requested_10x(redis_url: str) -> Outcome:
         problems.append(f"{created} of the {REQUESTS} extra enqueues created a job")
     if handler_errors:
         problems.append(f"{handler_errors} 'handler failed' lines in serve.log")
-    return Outcome(
-        name=name,
-        passed=not problems,
-        summary=(
+    return check.outcome(
+        name,
+        (
             f"{learners} learners; Confirm tapped {REQUESTS}× at once ({len(callbacks)} callbacks answered, "
             f"{confirmations} decided) and {REQUESTS} concurrent enqueues of broadcast:{broadcast_id} "
             f"({created} created): {broadcasts} broadcast, its job run {runs}×; {check.one_message} with "
             f"exactly one message, lost {len(check.lost)}, duplicated {len(check.duplicated)}, unknown "
             f"{check.unknown}, in {done - began:.1f} s"
         ),
-        lost=len(check.lost),
-        duplicated=len(check.duplicated),
-        unknown=check.unknown,
-        problems=problems,
+        problems,
         note=f"broadcasts sent {runs}, exactly one message {check.one_message}/{learners}",
         details={
-            **check.figures(),
             "taps": REQUESTS,
             "callbacks_answered": len(callbacks),
             "decided": confirmations,
