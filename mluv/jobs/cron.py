@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mluv.db.models import CronRun as CronRunRow
-from mluv.jobs.declare import ARQ_TIMEOUT_MARGIN, CTX_RESOURCES, JobContext, execute, registry
+from mluv.jobs.declare import ARQ_TIMEOUT_MARGIN, CTX_RESOURCES, JobContext, arq_max_tries, execute, registry
 from mluv.jobs.queues import Queue
 from mluv.jobs.retry import RetryPolicy, is_transient
 from mluv.logs import get_logger, redact
@@ -146,7 +146,7 @@ class CronJobSpec:
             unique=True,
             run_at_startup=False,
             timeout=timeout + ARQ_TIMEOUT_MARGIN,
-            max_tries=self.retry.max_tries + 2,
+            max_tries=arq_max_tries(self.retry),
             # A kept result makes arq's enqueue refuse the same tick id again after the run.
             keep_result=self.keep_result,
             **self.schedule,

@@ -46,6 +46,19 @@ log = get_logger("mluv.jobs")
 # Extra arq tries beyond the policy's, so a job whose worker crashed (SIGKILL, OOM) is re-run even on its
 # last try: arq counts a crash re-run as a try and refuses to start a job past max_tries.
 CRASH_ALLOWANCE = 2
+
+
+def arq_max_tries(policy: RetryPolicy) -> int:
+    """arq's max_tries for a policy: its tries, the crash allowance, and one last try that only writes the
+    dead letter (arq gives a job up past max_tries without calling any hook, so a plain `arq` worker would
+    drop a job whose tries crashes used up without a trace; mluv.jobs.wake reports the rest)."""
+    return policy.max_tries + CRASH_ALLOWANCE + 1
+
+
+class WorkerDied(RuntimeError):
+    """A job's tries were used up by its worker stopping mid-run (crash, OOM, kill, deploy), not by errors."""
+
+
 # arq's own timeout is a safety net; ours fires first so the policy and the dead letter see the timeout.
 ARQ_TIMEOUT_MARGIN = 5.0
 
@@ -170,6 +183,11 @@ async def execute(
         **({"user_id": user_id} if user_id is not None else {}),
     ):
         try:
+            if job_ctx.job_try >= arq_max_tries(policy):
+                raise WorkerDied(
+                    f"not run again: {job_ctx.job_try - 1} tries started, and the last ones ended with their "
+                    "worker stopping mid-run (a crash, OOM kill or deploy)"
+                )
             async with asyncio.timeout(time_limit):
                 result = await call(job_ctx)
         except Exception as error:
@@ -350,7 +368,7 @@ class DeclaredJob(Generic[P, R]):
             self.run,
             name=self.name,
             timeout=timeout + ARQ_TIMEOUT_MARGIN,
-            max_tries=self.retry.max_tries + CRASH_ALLOWANCE,
+            max_tries=arq_max_tries(self.retry),
             keep_result=self.keep_result,
         )
 

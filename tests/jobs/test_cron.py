@@ -226,7 +226,7 @@ def test_arq_cron(timeout: float | None, default_timeout: float, timeout_s: floa
     assert cron_job.job_id is None
     assert cron_job.run_at_startup is False
     assert cron_job.microsecond == 0
-    assert cron_job.max_tries == 5  # the policy's 3 tries + 2 crash re-runs
+    assert cron_job.max_tries == 6  # the policy's 3 tries, 2 crash re-runs, the dead-letter-only try
     assert cron_job.max_tries is not None
     assert cron_job.max_tries > 1
     assert cron_job.keep_result_s == 86_400

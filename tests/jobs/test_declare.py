@@ -30,6 +30,7 @@ from mluv.jobs.declare import (
     InvalidJobArguments,
     JobContext,
     JobRegistry,
+    WorkerDied,
     bind_pool,
     current_pool,
     job,
@@ -624,6 +625,47 @@ async def test_final_failure_reraises_and_records_dead_letter(
     assert TOKEN not in letter["traceback_text"]
 
 
+@pytest.mark.parametrize(
+    ("job_try", "body_runs"),
+    [
+        pytest.param(3, True, id="the policy's last try"),
+        pytest.param(3 + CRASH_ALLOWANCE, True, id="the crash allowance's last try"),
+        pytest.param(3 + CRASH_ALLOWANCE + 1, False, id="arq's last try: dead letter only"),
+    ],
+)
+async def test_tries_used_up_by_crashes_end_in_a_dead_letter_not_a_run(
+    ctx: dict[str, Any],
+    metrics: RecordingMetrics,
+    dead_letters: list[dict[str, Any]],
+    job_try: int,
+    body_runs: bool,
+) -> None:
+    ran: list[int] = []
+
+    async def t_decl_crashy(job_ctx: JobContext, user_id: int) -> str:
+        ran.append(job_ctx.job_try)
+        return "done"
+
+    declared = DeclaredJob(t_decl_crashy, retry=NETWORK_RETRY)
+    assert declared.arq_function(30).max_tries == 3 + CRASH_ALLOWANCE + 1
+    ctx["job_try"] = job_try
+    if body_runs:
+        assert await declared.run(ctx, user_id=4) == "done"
+        assert (ran, dead_letters) == ([job_try], [])
+        return
+    with pytest.raises(WorkerDied, match="stopping mid-run"):
+        await declared.run(ctx, user_id=4)
+    assert ran == []
+    [letter] = dead_letters
+    assert (letter["job_name"], letter["arguments"], letter["tries"]) == (
+        "t_decl_crashy",
+        {"user_id": 4},
+        job_try,
+    )
+    assert letter["error"].startswith(f"WorkerDied: not run again: {job_try - 1} tries started")
+    assert [o for _, o, _ in metrics.records] == [Outcome.FAILED]
+
+
 async def test_non_retryable_error_is_dead_lettered_at_once(
     ctx: dict[str, Any], metrics: RecordingMetrics, dead_letters: list[dict[str, Any]]
 ) -> None:
@@ -729,10 +771,11 @@ def test_timeout_for_follows_settings(settings: Settings) -> None:
 @pytest.mark.parametrize(
     ("declared", "default_timeout", "timeout_s", "max_tries", "keep_result_s"),
     [
-        pytest.param(REMIND, 30.0, 30.0 + ARQ_TIMEOUT_MARGIN, 1 + CRASH_ALLOWANCE, None, id="defaults"),
-        pytest.param(REPORT, 1800.0, 600.0 + ARQ_TIMEOUT_MARGIN, 1 + CRASH_ALLOWANCE, 60, id="explicit"),
+        # arq's max_tries: the policy's, the crash allowance, and the dead-letter-only try.
+        pytest.param(REMIND, 30.0, 30.0 + ARQ_TIMEOUT_MARGIN, 1 + CRASH_ALLOWANCE + 1, None, id="defaults"),
+        pytest.param(REPORT, 1800.0, 600.0 + ARQ_TIMEOUT_MARGIN, 1 + CRASH_ALLOWANCE + 1, 60, id="explicit"),
         pytest.param(
-            DeclaredJob(t_decl_remind, retry=RetryPolicy(max_tries=5)), 30.0, 35.0, 7, None, id="five-tries"
+            DeclaredJob(t_decl_remind, retry=RetryPolicy(max_tries=5)), 30.0, 35.0, 8, None, id="five-tries"
         ),
     ],
 )

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from arq.connections import ArqRedis
+from arq.jobs import Job
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mluv.db.models import CronRun, JobFailure
 from mluv.jobs import bind_pool
 from mluv.jobs.cron import CATCH_UP_GRACE
+from mluv.jobs.declare import arq_max_tries
 from mluv.jobs.queues import Queue
 from mluv.jobs.serializer import deserialize
 from mluv.resources import create_arq_pool
@@ -48,11 +50,18 @@ BIN = Path(sys.executable).parent
 class WorkerProcess:
     """One worker process as deployed (`mluv worker [--queue long]`), its output in a log file."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, target: str = "workers.WorkerSettings") -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        target: str = "workers.WorkerSettings",
+        plain_arq: bool = False,
+    ) -> None:
         self.log_path = log_path
         self._log = log_path.open("wb")
+        queue = "long" if "Long" in target else "fast"
         self.process = subprocess.Popen(
-            [str(BIN / "mluv"), "worker", "--queue", "long" if "Long" in target else "fast"],
+            [str(BIN / "arq"), target] if plain_arq else [str(BIN / "mluv"), "worker", "--queue", queue],
             cwd=REPO_ROOT,
             env=env,
             stdout=self._log,
@@ -112,6 +121,31 @@ async def dead_letter_of(session_factory: async_sessionmaker[AsyncSession], job_
         return row
 
 
+async def side_effect_at_try(
+    pool: ArqRedis,
+    session_factory: async_sessionmaker[AsyncSession],
+    worker: WorkerProcess,
+    token: str,
+    job_try: int,
+) -> JobFailure:
+    """Enqueue sample_side_effect as if its worker had died at every try before `job_try`; its dead letter."""
+    job = await pool.enqueue_job("sample_side_effect", token=token, _job_try=job_try)
+    assert job is not None
+
+    def dead_letter() -> Awaitable[JobFailure | None]:
+        return dead_letter_of(session_factory, job.job_id)
+
+    await wait_for_async(dead_letter, 20, what=f"dead letter\n{worker.output()}")
+    failure = await dead_letter()
+    assert failure is not None
+    assert (failure.job_name, failure.tries, failure.arguments) == (
+        "sample_side_effect",
+        job_try,
+        {"token": token},
+    )
+    return failure
+
+
 def retry_cli(env: dict[str, str], failure_id: int) -> subprocess.CompletedProcess[str]:
     """`mluv jobs retry ID`, as an operator runs it."""
     return subprocess.run(
@@ -146,9 +180,11 @@ def worker_env(database_url: str, redis_url: str, tmp_path: Path) -> dict[str, s
 def spawn(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     processes: list[WorkerProcess] = []
 
-    def start(target: str = "workers.WorkerSettings", **extra_env: str) -> WorkerProcess:
+    def start(
+        target: str = "workers.WorkerSettings", plain_arq: bool = False, **extra_env: str
+    ) -> WorkerProcess:
         log_path = tmp_path / f"worker-{len(processes)}.log"
-        worker = WorkerProcess({**worker_env, **extra_env}, log_path, target)
+        worker = WorkerProcess({**worker_env, **extra_env}, log_path, target, plain_arq)
         processes.append(worker)
         return worker
 
@@ -282,7 +318,7 @@ async def test_retryable_failure_follows_backoff_then_dead_letter_then_cli_retry
     assert again.returncode == 1 and "already retried" in again.stderr
 
 
-async def test_a_job_whose_tries_crashes_used_up_becomes_a_dead_letter_the_cli_retries(
+async def test_a_job_arq_gives_up_without_calling_it_becomes_a_dead_letter_the_cli_retries(
     spawn: Callable[..., WorkerProcess],
     pool: ArqRedis,
     redis: Redis,
@@ -292,22 +328,9 @@ async def test_a_job_whose_tries_crashes_used_up_becomes_a_dead_letter_the_cli_r
 ) -> None:
     worker = spawn()
     await worker.started()
-    # As if workers had been killed at every try: arq counts a try at each start and gives the job up
-    # past max_tries without running it, or calling any hook.
-    job = await pool.enqueue_job("sample_side_effect", token="crashed", _job_try=99)
-    assert job is not None
-
-    def dead_letter() -> Awaitable[JobFailure | None]:
-        return dead_letter_of(session_factory, job.job_id)
-
-    await wait_for_async(dead_letter, 20, what=f"dead letter\n{worker.output()}")
-    failure = await dead_letter()
-    assert failure is not None
-    assert (failure.job_name, failure.tries, failure.arguments) == (
-        "sample_side_effect",
-        99,
-        {"token": "crashed"},
-    )
+    # Past arq's max_tries (even the dead-letter-only try was cut): arq gives the job up without calling
+    # it or any hook; mluv worker's on_given_up still writes the dead letter.
+    failure = await side_effect_at_try(pool, session_factory, worker, "crashed", 99)
     assert "retries exceeded" in failure.error
     assert await redis.get(key("crashed", "ran")) is None
     given_up = [line for line in worker.output().splitlines() if "job given up without running" in line]
@@ -330,6 +353,23 @@ class _Exploit:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Path.touch, (self.marker,))
+
+
+async def test_plain_arq_worker_dead_letters_a_job_whose_tries_crashes_used_up(
+    pool: ArqRedis,
+    redis: Redis,
+    spawn: Callable[..., WorkerProcess],
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    worker = spawn(plain_arq=True)  # `arq workers.WorkerSettings`: no WakingWorker, no on_given_up hook
+    await worker.started()
+    last = arq_max_tries(sample_jobs.sample_side_effect.retry)
+    # As if the worker had died during every earlier try: arq's last try writes the dead letter only.
+    failure = await side_effect_at_try(pool, session_factory, worker, "crashed-arq", last)
+    assert failure.error.startswith("WorkerDied: not run again")
+    assert await redis.get(key("crashed-arq", "ran")) is None
+    info = await Job(failure.job_id, pool, _deserializer=pool.job_deserializer).result_info()
+    assert info is not None and info.success is False  # arq stores the failure: the job is finished
 
 
 async def test_pickled_payload_in_the_queue_never_executes(
