@@ -46,6 +46,12 @@ log = get_logger("mluv.jobs")
 # Extra arq tries beyond the policy's, so a job whose worker crashed (SIGKILL, OOM) is re-run even on its
 # last try: arq counts a crash re-run as a try and refuses to start a job past max_tries.
 CRASH_ALLOWANCE = 2
+# arq's own timeout is a safety net; ours fires first so the policy and the dead letter see the timeout.
+ARQ_TIMEOUT_MARGIN = 5.0
+
+# Keys of arq's ctx that the jobs framework fills in the worker's on_startup.
+CTX_RESOURCES = "mluv_resources"
+CTX_METRICS = "mluv_metrics"
 
 
 def arq_max_tries(policy: RetryPolicy) -> int:
@@ -57,14 +63,6 @@ def arq_max_tries(policy: RetryPolicy) -> int:
 
 class WorkerDied(RuntimeError):
     """A job's tries were used up by its worker stopping mid-run (crash, OOM, kill, deploy), not by errors."""
-
-
-# arq's own timeout is a safety net; ours fires first so the policy and the dead letter see the timeout.
-ARQ_TIMEOUT_MARGIN = 5.0
-
-# Keys of arq's ctx that the jobs framework fills in the worker's on_startup.
-CTX_RESOURCES = "mluv_resources"
-CTX_METRICS = "mluv_metrics"
 
 
 class InvalidJobArguments(ValueError):

@@ -207,7 +207,7 @@ def test_lexicon_is_built_once_across_threads() -> None:
     assert warm_up() == results[0].build_seconds
 
 
-def test_review_of_a_hundred_words_is_deterministic_and_pure() -> None:
+def test_review_of_a_hundred_words_is_deterministic() -> None:
     # Its speed is a benchmark figure (bench/handler_latency.py), not a timed assertion here.
     sentence = "Ja nevim, co mam delat, ale dnes je krasny den a ja jsem stastny, protoze mam xqzvbn. "
     text = sentence * 6

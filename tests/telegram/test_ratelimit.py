@@ -194,6 +194,10 @@ def test_limits_are_validated() -> None:
 # --- real Redis: the shared clock and two clients on one schedule -------------------------------------------
 
 
+# Redis's TIME and the local monotonic clock agree to well under a millisecond over a test's length.
+CLOCK_SLACK = 0.002
+
+
 @pytest.mark.integration
 async def test_redis_clock_paces_one_chat(redis: Redis) -> None:
     limiter = RateLimiter(redis, Limits(global_per_second=100, per_chat_per_second=10))
@@ -204,10 +208,6 @@ async def test_redis_clock_paces_one_chat(redis: Redis) -> None:
     assert waits[0] == 0.0
     assert all(0.0 < wait <= 0.1 for wait in waits[1:]), waits
     assert elapsed >= 3 * 0.1 - CLOCK_SLACK
-
-
-# Redis's TIME and the local monotonic clock agree to well under a millisecond over a test's length.
-CLOCK_SLACK = 0.002
 
 
 @contextlib.asynccontextmanager

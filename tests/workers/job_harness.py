@@ -67,8 +67,8 @@ class Harness:
         job_id = declared.job_id_for(declared.validate(**kwargs))
         return await declared.run(self.ctx(job_id, job_try), **kwargs)
 
-    async def run_cron(self, spec: CronJobSpec, tick: dt.datetime) -> Any:
-        return await spec.run(self.ctx(spec.job_id_for(tick)))
+    async def run_cron(self, spec: CronJobSpec, tick: dt.datetime, *, job_try: int = 1) -> Any:
+        return await spec.run(self.ctx(spec.job_id_for(tick), job_try))
 
     async def add_learner(
         self,

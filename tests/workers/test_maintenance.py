@@ -16,6 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from mluv.db.maintenance import MATERIALIZED_VIEWS, delete_older_than, retention_rules
 from mluv.db.models import Base, CronRun, Delivery, JobFailure, Message, PlatformMetrics
 from mluv.jobs import Queue, registry
+from mluv.jobs.cron import claim
+from mluv.jobs.declare import WorkerDied, arq_max_tries
 from mluv.settings import Settings
 from tests.workers.job_harness import Harness, job_harness, utc
 from workers import maintenance
@@ -102,6 +104,27 @@ async def _old_and_recent_rows(harness: Harness) -> None:
             for i, age in enumerate([91, 91, 91, 10])
         ],
     )
+
+
+async def test_a_cleanup_whose_tries_crashes_used_up_is_marked_failed_and_dead_lettered_not_run(
+    harness: Harness,
+) -> None:
+    await _old_and_recent_rows(harness)
+    key = cleanup_old_data.business_key(TICK)
+    factory = harness.resources.session_factory
+    # The crashed tries claimed the run and never finished it; arq's last try must not run it again.
+    await claim(factory, cleanup_old_data.name, key, TICK.date(), cleanup_old_data.job_id_for(TICK), 60)
+    with pytest.raises(WorkerDied):
+        await harness.run_cron(cleanup_old_data, TICK, job_try=arq_max_tries(cleanup_old_data.retry))
+    async with factory() as session:
+        run = await session.scalar(select(CronRun).where(CronRun.cron_name == cleanup_old_data.name))
+        letters = list(
+            await session.scalars(select(JobFailure).where(JobFailure.job_name == cleanup_old_data.name))
+        )
+    assert run is not None and (run.business_key, run.status) == (key, "failed")
+    assert (run.error or "").startswith("WorkerDied: not run again")
+    assert [letter.error.split(":")[0] for letter in letters] == ["WorkerDied"]
+    assert await count(harness, Message) == 15  # nothing was deleted: the body did not run
 
 
 async def test_cleanup_deletes_only_rows_past_their_retention_in_batches(
