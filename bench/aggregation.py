@@ -58,10 +58,11 @@ from mluv.db.migrate import upgrade
 from mluv.db.models import DailyStats
 from mluv.db.session import create_session_factory
 from mluv.jobs import Queue
-from mluv.jobs.declare import CTX_RESOURCES
+from mluv.jobs.connections import redis_settings
+from mluv.jobs.run import CTX_RESOURCES
 from mluv.jobs.serializer import deserialize, serialize
 from mluv.logs import configure_logging
-from mluv.resources import Resources, redis_settings
+from mluv.resources import Resources
 from mluv.settings import load_settings, normalise_database_url
 from workers.analytics import calculate_daily_statistics
 
@@ -228,7 +229,7 @@ async def per_learner_concurrent(resources: Resources, ids: list[int]) -> None:
 
 async def enqueue_all(resources: Resources, ids: list[int]) -> None:
     for user_id in ids:
-        await calculate_daily_statistics.enqueue(user_id=user_id, day=DAY)
+        await calculate_daily_statistics.enqueue(resources.pool, user_id=user_id, day=DAY)
 
 
 async def drain(resources: Resources, redis_url: str) -> None:

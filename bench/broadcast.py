@@ -42,7 +42,8 @@ from bench.common import WorkerProcess, checked_bench_redis_url, worker_argv, wr
 from mluv.db.migrate import upgrade
 from mluv.db.models import Broadcast, Delivery, User
 from mluv.db.session import create_engine, create_session_factory
-from mluv.resources import SANDBOX_BOT_TOKEN, create_arq_pool
+from mluv.jobs.connections import create_arq_pool
+from mluv.resources import SANDBOX_BOT_TOKEN
 from mluv.settings import normalise_database_url
 from mluv.telegram.ratelimit import read_ratelimit_stats
 from mluv.telegram.sandbox import SandboxClient, SandboxConfig, run_sandbox
@@ -176,7 +177,7 @@ async def run_once(
             broadcast_id = row.id
         started = time.monotonic()
         # As the admin handler does (with smaller batches, so that three workers share the fan-out).
-        await broadcast.options(pool=pool).enqueue(broadcast_id=broadcast_id, batch_size=batch_size)
+        await broadcast.enqueue(pool, broadcast_id=broadcast_id, batch_size=batch_size)
         deadline = started + max(120.0, 3 * learners / rate)
         while True:
             async with session_factory() as session:

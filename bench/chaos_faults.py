@@ -796,8 +796,8 @@ async def always_failing_job(redis_url: str) -> Outcome:
         done_key,
         tries_key,
     )
+    from mluv.jobs.connections import create_arq_pool
     from mluv.jobs.serializer import deserialize
-    from mluv.resources import create_arq_pool
 
     name, others = "always-failing-job", 200
     token = secrets.token_hex(4)
@@ -807,11 +807,11 @@ async def always_failing_job(redis_url: str) -> Outcome:
         pool = await create_arq_pool(st.redis_url)
         try:
             began = time.monotonic()
-            failing = await chaos_always_fails.options(pool=pool).enqueue(token=token)
+            failing = await chaos_always_fails.enqueue(pool, token=token)
             assert failing is not None
             # The other jobs arrive while the failing one retries (0.5 + 1 + 2 s of backoff).
             for n in range(others):
-                await chaos_ok.options(pool=pool).enqueue(token=token, n=n)
+                await chaos_ok.enqueue(pool, token=token, n=n)
                 await asyncio.sleep(0.02)
 
             async def letter() -> list[JobFailure]:
@@ -1111,7 +1111,7 @@ REQUESTS = 10
 async def broadcast_requested_10x(redis_url: str) -> Outcome:
     from mluv.bot.keyboards import BroadcastAction
     from mluv.i18n import t
-    from mluv.resources import create_arq_pool
+    from mluv.jobs.connections import create_arq_pool
     from workers.messaging import broadcast
 
     name, learners = "broadcast-requested-10x", 500
@@ -1147,7 +1147,7 @@ async def broadcast_requested_10x(redis_url: str) -> Outcome:
             pools = [await create_arq_pool(st.redis_url) for _ in range(REQUESTS)]
             try:
                 jobs = await asyncio.gather(
-                    *(broadcast.options(pool=pool).enqueue(broadcast_id=broadcast_id) for pool in pools)
+                    *(broadcast.enqueue(pool, broadcast_id=broadcast_id) for pool in pools)
                 )
             finally:
                 for pool in pools:

@@ -4,6 +4,8 @@ executions are counted from outside the worker."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from mluv.jobs import JobContext, Queue, RetryPolicy, job
 
 # A few tries with a short, exact backoff (no jitter): 0.5, 1, 2 s between the 4 tries.
@@ -22,14 +24,14 @@ def done_key(token: str) -> str:
 
 
 @job(queue=Queue.FAST, retry=ALWAYS_FAILS_RETRY, job_id="chaos:always-fails:{token}")
-async def chaos_always_fails(ctx: JobContext, token: str) -> None:
+async def chaos_always_fails(ctx: JobContext[Any], token: str) -> None:
     """Fails every try with a retryable error (an upstream that never answers)."""
     await ctx.redis.rpush(tries_key(token), ctx.job_try)  # type: ignore[misc]
     raise ConnectionError("chaos: the upstream never answers")
 
 
 @job(queue=Queue.FAST, job_id="chaos:ok:{token}:{n}")
-async def chaos_ok(ctx: JobContext, token: str, n: int) -> int:
+async def chaos_ok(ctx: JobContext[Any], token: str, n: int) -> int:
     """Succeeds at once; SADD makes a second execution of the same n visible as a repeat count."""
     added = await ctx.redis.sadd(done_key(token), n)  # type: ignore[misc]
     if not added:

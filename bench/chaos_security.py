@@ -195,8 +195,8 @@ def planted(marker: Path) -> bytes:
 
 async def pickled_payload(redis_url: str) -> Outcome:
 
+    from mluv.jobs.connections import create_arq_pool
     from mluv.jobs.serializer import deserialize
-    from mluv.resources import create_arq_pool
     from workers.maintenance import ping, ping_long
 
     name = "pickled-payload"
@@ -245,8 +245,8 @@ async def pickled_payload(redis_url: str) -> Outcome:
         pool = await create_arq_pool(st.redis_url)
         try:
             pings = [
-                await ping.options(pool=pool).enqueue(token=token),
-                await ping_long.options(pool=pool).enqueue(token=token),
+                await ping.enqueue(pool, token=token),
+                await ping_long.enqueue(pool, token=token),
             ]
             answers = []
             for job in pings:
@@ -308,7 +308,7 @@ def process_environment(pid: int) -> list[bytes]:
 
 
 async def token_grep(redis_url: str) -> Outcome:
-    from mluv.resources import create_arq_pool
+    from mluv.jobs.connections import create_arq_pool
     from workers.messaging import send_message
 
     name = "token-grep"
@@ -322,7 +322,7 @@ async def token_grep(redis_url: str) -> Outcome:
         has_token = f"BOT_TOKEN={CHAOS_BOT_TOKEN}".encode() in environ
         pool = await create_arq_pool(st.redis_url)
         try:
-            await send_message.options(pool=pool).enqueue(chat_id=learner, text="Ahoj! Token check.")
+            await send_message.enqueue(pool, chat_id=learner, text="Ahoj! Token check.")
         finally:
             await pool.aclose()
         await st.sandbox.messages(learner, wait_for=1, within=15)

@@ -40,10 +40,10 @@ from bench.common import (
     write_result,
 )
 from bench.jobs import DONE_CHANNEL, bench_signal
+from mluv.jobs.connections import redis_settings
 from mluv.jobs.queues import Queue
 from mluv.jobs.serializer import deserialize, serialize
 from mluv.jobs.wake import create_waking_pool
-from mluv.resources import redis_settings
 
 QUEUE = Queue.FAST.value
 SIDES: dict[str, tuple[list[str], dict[str, str]]] = {
@@ -92,7 +92,7 @@ async def latency(side: str, redis_url: str, count: int) -> list[float]:
                 await asyncio.sleep(random.uniform(0.02, longest))
                 started = time.perf_counter()
                 if side == "mluv worker":
-                    await bench_signal.options(pool=ours).enqueue(n=n)
+                    await bench_signal.enqueue(ours, n=n)
                 else:
                     await bare.enqueue_job("bench_signal", n=n)
                 while True:

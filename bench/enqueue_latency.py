@@ -21,12 +21,12 @@ from arq.connections import ArqRedis, create_pool
 
 from bench.common import bench_redis_url, percentiles, write_result
 from mluv.jobs import JobContext, Queue
+from mluv.jobs.connections import create_arq_pool, redis_settings
 from mluv.jobs.declare import DeclaredJob
 from mluv.jobs.serializer import deserialize, serialize
-from mluv.resources import create_arq_pool, redis_settings
 
 
-async def noop(ctx: JobContext, user_id: int, note: str) -> None:
+async def noop(ctx: JobContext[Any], user_id: int, note: str) -> None:
     return None
 
 
@@ -38,7 +38,7 @@ async def measure(pool: ArqRedis, count: int, declared: bool) -> list[float]:
     for i in range(count):
         started = time.perf_counter()
         if declared:
-            await NOOP.options(pool=pool).enqueue(user_id=i, note="x")
+            await NOOP.enqueue(pool, user_id=i, note="x")
         else:
             await pool.enqueue_job("bench_noop", user_id=i, note="x", _queue_name=Queue.FAST.value)
         samples.append((time.perf_counter() - started) * 1000)

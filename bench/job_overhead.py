@@ -21,8 +21,9 @@ from typing import Any
 
 from bench.common import write_result
 from mluv.jobs import Queue
-from mluv.jobs.declare import CTX_METRICS, CTX_RESOURCES, DeclaredJob
+from mluv.jobs.declare import DeclaredJob
 from mluv.jobs.metrics import JobMetrics
+from mluv.jobs.run import CTX_METRICS, CTX_RESOURCES
 from mluv.logs import configure_logging
 
 

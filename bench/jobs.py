@@ -11,25 +11,25 @@ from typing import Any
 from arq.worker import func
 
 from mluv.jobs import JobContext, Queue, job
+from mluv.jobs.connections import redis_settings
 from mluv.jobs.serializer import deserialize, serialize
-from mluv.resources import redis_settings
 from mluv.settings import get_settings
 
 DONE_CHANNEL = "mluv:bench:done"  # the end-to-end benchmark's "job done" signal
 
 
 @job(name="bench_noop", queue=Queue.FAST)
-async def bench_noop(ctx: JobContext, n: int) -> None:
+async def bench_noop(ctx: JobContext[Any], n: int) -> None:
     return None
 
 
 @job(name="bench_sleep", queue=Queue.FAST)
-async def bench_sleep(ctx: JobContext, n: int, seconds: float) -> None:
+async def bench_sleep(ctx: JobContext[Any], n: int, seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
 @job(name="bench_signal", queue=Queue.FAST)
-async def bench_signal(ctx: JobContext, n: int) -> None:
+async def bench_signal(ctx: JobContext[Any], n: int) -> None:
     await ctx.redis.publish(DONE_CHANNEL, n)
 
 

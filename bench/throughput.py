@@ -35,10 +35,10 @@ from bench.common import (
     write_result,
 )
 from bench.jobs import bench_noop, bench_sleep
+from mluv.jobs.connections import redis_settings
 from mluv.jobs.queues import Queue
 from mluv.jobs.serializer import deserialize, serialize
 from mluv.jobs.wake import WakingRedis, create_waking_pool, wake_channel
-from mluv.resources import redis_settings
 
 QUEUE = Queue.FAST.value
 SLEEP = 0.02
@@ -58,7 +58,7 @@ async def enqueue_all(side: str, ours: WakingRedis, bare: ArqRedis, workload: st
         batch = range(start, min(start + 100, count))
         if side == "mluv":
             jobs = await asyncio.gather(
-                *(declared.options(pool=ours, defer_by=later).enqueue(n=n, **extra) for n in batch)
+                *(declared.options(defer_by=later).enqueue(ours, n=n, **extra) for n in batch)
             )
         else:
             jobs = await asyncio.gather(

@@ -27,9 +27,9 @@ from bench.common import (
     write_result,
 )
 from bench.jobs import bench_noop
+from mluv.jobs.connections import redis_settings
 from mluv.jobs.queues import Queue
 from mluv.jobs.wake import create_waking_pool
-from mluv.resources import redis_settings
 
 QUEUE = Queue.FAST.value
 
@@ -67,7 +67,7 @@ async def main(jobs: int, step: int) -> None:
                 while done < jobs:
                     for first in range(done, done + step, 500):
                         await asyncio.gather(
-                            *(bench_noop.options(pool=pool).enqueue(n=n) for n in range(first, first + 500))
+                            *(bench_noop.enqueue(pool, n=n) for n in range(first, first + 500))
                         )
                     await drain(pool)
                     done += step

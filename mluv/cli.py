@@ -43,9 +43,12 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             print(error, file=sys.stderr)
             return 2
         return 0
+    import workers  # noqa: F401 - the catalogue: its crons are listed, its dead letters retried by name
     from mluv.web.app import run_dashboard
+    from mluv.worker import load_extra_job_modules
 
     settings = _settings()
+    load_extra_job_modules()
     overrides = {k: v for k, v in (("web_host", args.host), ("web_port", args.port)) if v is not None}
     asyncio.run(run_dashboard(settings.model_copy(update=overrides)))
     return 0
@@ -70,21 +73,23 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from arq.worker import check_health
 
     import workers
-    from mluv.jobs.worker import create_worker
 
     _settings()
-    worker_settings = getattr(workers, "WorkerSettings" if args.queue == "fast" else "LongWorkerSettings")
+    settings_class = getattr(workers, "WorkerSettings" if args.queue == "fast" else "LongWorkerSettings")
     if args.check:
-        return check_health(worker_settings)
-    create_worker(worker_settings, **({"burst": True} if args.burst else {})).run()
+        return check_health(settings_class)
+    from mluv.worker import create_worker
+
+    create_worker(settings_class, **({"burst": True} if args.burst else {})).run()
     return 0
 
 
 async def _with_resources(action: Callable[[Any], Awaitable[int]]) -> int:
-    import workers
+    import workers  # noqa: F401 - every job registered, so failures can be re-enqueued by name
     from mluv.resources import Resources, with_service_urls
+    from mluv.worker import load_extra_job_modules
 
-    workers.load_job_modules()  # every job registered, so failures can be re-enqueued by name
+    load_extra_job_modules()
     resources = await Resources.create(with_service_urls(_settings()))
     try:
         return await action(resources)
@@ -108,7 +113,8 @@ def cmd_jobs_failures(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_retry(args: argparse.Namespace) -> int:
-    from mluv.jobs.failures import FailureNotFoundError, FailureNotOpenError, retry_failure
+    from mluv.jobs.failures import FailureNotFoundError, FailureNotOpenError
+    from mluv.jobs.operations import retry_failure
 
     async def action(resources: Any) -> int:
         try:
@@ -142,7 +148,7 @@ def cmd_jobs_ping(args: argparse.Namespace) -> int:
         from workers.maintenance import ping, ping_long
 
         declared = ping if args.queue == "fast" else ping_long
-        job = await declared.enqueue(token=args.token, work_seconds=args.work)
+        job = await declared.enqueue(resources.pool, token=args.token, work_seconds=args.work)
         assert job is not None
         try:
             result = await job.result(timeout=args.timeout, poll_delay=0.05)

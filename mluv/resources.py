@@ -1,26 +1,23 @@
 """The shared resources of one process: settings, database engine and sessions, aiogram Bot, arq pool.
 
 Built once per process and closed once. The bot receives them through aiogram's workflow data; every
-arq worker finds them in `ctx` (filled by on_startup in mluv.jobs.worker); an embedded worker reuses the
+arq worker finds them in `ctx` (filled by on_startup in mluv.worker); an embedded worker reuses the
 serving process's instance instead of building a second one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from dataclasses import dataclass, field
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from arq.connections import ArqRedis, RedisSettings
+from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from mluv.db.session import create_engine, create_session_factory
-from mluv.jobs.declare import bind_pool
-from mluv.jobs.queues import Queue
-from mluv.jobs.wake import create_waking_pool
+from mluv.jobs.connections import create_arq_pool
 from mluv.logs import get_logger
 from mluv.settings import Environment, Settings
 from mluv.telegram.ratelimit import RateLimiter
@@ -30,17 +27,6 @@ log = get_logger(__name__)
 
 # Used only against the local Bot API sandbox when BOT_TOKEN is unset (development); never valid at Telegram.
 SANDBOX_BOT_TOKEN = "1000000001:mluv-sandbox-development-token"  # noqa: S105 - not a secret
-
-
-def redis_settings(url: str) -> RedisSettings:
-    # arq gives up after 5 tries 1 s apart by default; a Redis restart (deploy, failover) can take longer.
-    return dataclasses.replace(RedisSettings.from_dsn(url), conn_retries=30, conn_retry_delay=1)
-
-
-async def create_arq_pool(url: str) -> ArqRedis:
-    """An arq pool using the safe serializer (never pickle), like every worker; its enqueue_job is one
-    round trip and wakes the queue's workers (mluv.jobs.wake)."""
-    return await create_waking_pool(redis_settings(url), default_queue_name=Queue.FAST.value)
 
 
 def create_bot(settings: Settings) -> Bot:
@@ -108,14 +94,12 @@ class Resources:
             pool=pool,
             sender=Sender(bot, session_factory, limiter),
         )
-        bind_pool(pool)
         return resources
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        bind_pool(None)
         with contextlib.suppress(Exception):
             await self.bot.session.close()
         with contextlib.suppress(Exception):

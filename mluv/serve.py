@@ -14,17 +14,18 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+import workers  # noqa: F401 - the catalogue: importing it registers every job the embedded workers run
 from mluv.bot.dispatcher import create_dispatcher
 from mluv.bot.runner import BotRunner
 from mluv.db.migrate import upgrade
-from mluv.jobs.worker import EmbeddedWorkers
 from mluv.logs import get_logger
 from mluv.resources import Resources, with_service_urls
+from mluv.sentry import init_sentry
 from mluv.settings import Settings
 from mluv.telegram.sandbox import SANDBOX_KEY, SandboxConfig, create_sandbox_app, run_sandbox
 from mluv.web.app import create_app
 from mluv.web.metrics import start_metrics_server
-from mluv.web.sentry import init_sentry
+from mluv.worker import EmbeddedWorkers
 
 log = get_logger(__name__)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from mluv.jobs.declare import current_pool
 from mluv.resources import SANDBOX_BOT_TOKEN, Resources, create_bot
 from mluv.settings import Settings, load_settings
 
@@ -36,11 +35,8 @@ async def test_bot_talks_to_the_configured_api(
 @pytest.mark.integration
 async def test_resources_are_usable_then_closed_once(settings: Settings) -> None:
     resources = await Resources.create(settings)
-    assert current_pool() is resources.pool
     async with resources.session_factory() as session:
         assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
     assert await resources.pool.ping()
     await resources.close()
     await resources.close()
-    with pytest.raises(RuntimeError, match="no arq pool is bound"):
-        current_pool()

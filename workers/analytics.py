@@ -74,7 +74,7 @@ from mluv.db.analytics import (
     words_between,
 )
 from mluv.db.learners import streak_state
-from mluv.db.models import User
+from mluv.db.models import DeliveryStatus, User
 from mluv.domain.progress import local_date, streak_as_of
 from mluv.domain.reports import (
     WeeklyReport,
@@ -87,17 +87,14 @@ from mluv.domain.reports import (
     weekly_chart_png,
 )
 from mluv.i18n import t
-from mluv.jobs import CronRun, JobContext, Queue, RetryPolicy, cron, every, is_transient, job
+from mluv.jobs import CronRun, JobContext, Queue, cron, every, job
+from mluv.jobs.retry import BATCH_RETRY, MAINTENANCE_RETRY
 from mluv.jobs.serializer import deserialize
 from mluv.logs import get_logger
-from mluv.telegram.sender import DeliveryStatus
+from mluv.resources import Resources
 
 log = get_logger(__name__)
 
-# Database hiccups worth another try (a failover, a dropped connection); SQL errors are not retried.
-STATS_RETRY = RetryPolicy(max_tries=3, retry_if=is_transient, backoff_base=5, backoff_cap=60)
-REPORT_RETRY = RetryPolicy(max_tries=3, retry_if=is_transient, backoff_base=5, backoff_cap=60)
-CRON_RETRY = RetryPolicy(max_tries=3, retry_if=is_transient, backoff_base=30, backoff_cap=300)
 
 DAILY_STATS_KEEP_RESULT = 600
 PLATFORM_METRICS_LIMIT = 10
@@ -115,12 +112,14 @@ def daily_statistics_job_id(user_id: int, day: dt.date) -> str:
 
 @job(
     queue=Queue.FAST,
-    retry=STATS_RETRY,
+    retry=BATCH_RETRY,
     job_id="stats:{day}:{user_id}",
     keep_result=DAILY_STATS_KEEP_RESULT,
     timeout=20,
 )
-async def calculate_daily_statistics(ctx: JobContext, user_id: int, day: dt.date) -> dict[str, Any]:
+async def calculate_daily_statistics(
+    ctx: JobContext[Resources], user_id: int, day: dt.date
+) -> dict[str, Any]:
     """Messages, words and correctness of the learner's local `day`, upserted into daily_stats."""
     async with ctx.resources.session_factory.begin() as session:
         user = await session.get(User, user_id)
@@ -138,8 +137,8 @@ async def cached_daily_statistics(pool: ArqRedis, user_id: int, day: dt.date) ->
     return info.result
 
 
-@cron(queue=Queue.LONG, hour=0, minute=5, catch_up=True, retry=CRON_RETRY)
-async def calculate_all_users_daily_stats(ctx: JobContext, run: CronRun) -> dict[str, Any]:
+@cron(queue=Queue.LONG, hour=0, minute=5, catch_up=True, retry=MAINTENANCE_RETRY)
+async def calculate_all_users_daily_stats(ctx: JobContext[Resources], run: CronRun) -> dict[str, Any]:
     """Every learner's finished local days D-2 and D-1 (D: the tick's UTC date), in one statement."""
     started = time.perf_counter()
     async with ctx.resources.session_factory.begin() as session:
@@ -209,8 +208,8 @@ def platform_metrics_limiter(redis: Redis) -> FixedWindowLimiter:
     )
 
 
-@cron(queue=Queue.LONG, **every(1800), retry=CRON_RETRY)
-async def aggregate_platform_metrics(ctx: JobContext, run: CronRun) -> dict[str, Any]:
+@cron(queue=Queue.LONG, **every(1800), retry=MAINTENANCE_RETRY)
+async def aggregate_platform_metrics(ctx: JobContext[Resources], run: CronRun) -> dict[str, Any]:
     """A platform_metrics snapshot: total users, active users 1d/7d, messages 1d/total; ≤ 10 runs/min."""
     decision = await platform_metrics_limiter(ctx.redis).acquire()
     if not decision.allowed:
@@ -251,9 +250,9 @@ def report_job_id(values: BaseModel) -> str:
     return f"report:{arguments['user_id']}:{week}"
 
 
-@job(queue=Queue.FAST, retry=REPORT_RETRY, job_id=report_job_id, keep_result=0)
+@job(queue=Queue.FAST, retry=BATCH_RETRY, job_id=report_job_id, keep_result=0)
 async def generate_weekly_report(
-    ctx: JobContext, user_id: int, week_start: Monday | None = None
+    ctx: JobContext[Resources], user_id: int, week_start: Monday | None = None
 ) -> dict[str, Any]:
     """The learner's weekly report, generated once per week and delivered once as a photo with a caption."""
     resources = ctx.resources

@@ -29,13 +29,12 @@ from mluv.db.gamification import (
 from mluv.domain.gamification import due_awards, total_stars
 from mluv.domain.progress import local_date
 from mluv.i18n import t
-from mluv.jobs import CronRun, JobContext, Queue, RetryPolicy, cron, is_transient, job
+from mluv.jobs import CronRun, JobContext, Queue, cron, job
+from mluv.jobs.retry import BATCH_RETRY, DELIVERY_RETRY
 from mluv.logs import get_logger
-from workers.notifications import CRON_RETRY
+from mluv.resources import Resources
 
 log = get_logger(__name__)
-
-AWARD_RETRY = RetryPolicy(max_tries=5, retry_if=is_transient, backoff_base=10, backoff_cap=160)
 
 
 def milestone_job_id(user_id: int, day: dt.date) -> str:
@@ -43,8 +42,8 @@ def milestone_job_id(user_id: int, day: dt.date) -> str:
     return f"milestones:{user_id}:{day.isoformat()}"
 
 
-@job(queue=Queue.FAST, retry=AWARD_RETRY)
-async def award_streak_milestones(ctx: JobContext, user_id: int) -> dict[str, Any]:
+@job(queue=Queue.FAST, retry=DELIVERY_RETRY)
+async def award_streak_milestones(ctx: JobContext[Resources], user_id: int) -> dict[str, Any]:
     """Award every streak milestone the learner reached and never got: stars and a congratulation, once.
 
     The award (milestones_awarded, stars, a pending ledger row with the text) commits in one transaction
@@ -82,8 +81,8 @@ async def award_streak_milestones(ctx: JobContext, user_id: int) -> dict[str, An
     }
 
 
-@cron(queue=Queue.LONG, minute=5, retry=CRON_RETRY)
-async def check_and_reset_streaks(ctx: JobContext, run: CronRun) -> dict[str, int]:
+@cron(queue=Queue.LONG, minute=5, retry=BATCH_RETRY)
+async def check_and_reset_streaks(ctx: JobContext[Resources], run: CronRun) -> dict[str, int]:
     """Hourly: reset running streaks whose learner did not practise on their local yesterday (at the tick)."""
     async with ctx.resources.session_factory.begin() as session:
         timezones = await running_streak_timezones(session)

@@ -26,15 +26,15 @@ from mluv.jobs import (
     DeclaredJob,
     JobContext,
     Queue,
-    RetryPolicy,
     cron,
     every,
-    is_transient,
     job,
     registry,
 )
 from mluv.jobs.cron import CATCH_UP_LOOKBACK
+from mluv.jobs.retry import MAINTENANCE_RETRY
 from mluv.logs import get_logger
+from mluv.resources import Resources
 from mluv.settings import get_settings
 
 log = get_logger(__name__)
@@ -52,7 +52,7 @@ async def _timed(check: Any) -> dict[str, Any]:
     return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 2), **(detail or {})}
 
 
-async def _oldest_job_age(ctx: JobContext) -> dict[str, Any]:
+async def _oldest_job_age(ctx: JobContext[Resources]) -> dict[str, Any]:
     now_ms = time.time() * 1000
     ages: dict[str, Any] = {}
     for queue in Queue:
@@ -66,25 +66,25 @@ async def _oldest_job_age(ctx: JobContext) -> dict[str, Any]:
     return ages
 
 
-async def _database(ctx: JobContext) -> dict[str, Any]:
+async def _database(ctx: JobContext[Resources]) -> dict[str, Any]:
     async with ctx.resources.session_factory() as session:
         await session.execute(text("SELECT 1"))
     return {}
 
 
-async def _redis(ctx: JobContext) -> dict[str, Any]:
+async def _redis(ctx: JobContext[Resources]) -> dict[str, Any]:
     await ctx.redis.ping()
     return {}
 
 
-async def _telegram(ctx: JobContext) -> dict[str, Any]:
+async def _telegram(ctx: JobContext[Resources]) -> dict[str, Any]:
     async with asyncio.timeout(TELEGRAM_TIMEOUT):
         me = await ctx.resources.bot.get_me()
     return {"username": me.username}
 
 
 @cron(queue=Queue.FAST, **every(get_settings().health_check_cron_seconds))
-async def health_check(ctx: JobContext, run: CronRun) -> dict[str, Any]:
+async def health_check(ctx: JobContext[Resources], run: CronRun) -> dict[str, Any]:
     """Database, Redis, Telegram reachability and queue ages, stored in Redis for the dashboard."""
     report: dict[str, Any] = {
         "tick": run.tick.isoformat(),
@@ -105,7 +105,7 @@ async def health_check(ctx: JobContext, run: CronRun) -> dict[str, Any]:
 
 @job(queue=Queue.FAST, keep_result=3600)
 async def ping(
-    ctx: JobContext, token: str, work_seconds: Annotated[float, Field(ge=0, le=20)] = 0.0
+    ctx: JobContext[Resources], token: str, work_seconds: Annotated[float, Field(ge=0, le=20)] = 0.0
 ) -> dict[str, Any]:
     """Diagnostics: proves a worker of the queue takes jobs and returns results (`mluv jobs ping`).
 
@@ -122,19 +122,12 @@ registry.add_job(ping_long)
 
 # --- retention and views -------------------------------------------------------------------------------
 
-# A database or Redis blip (or a deploy) should not cost a week's cleanup or an hour's refresh.
-MAINTENANCE_RETRY = RetryPolicy(
-    max_tries=3,
-    retry_if=is_transient,
-    backoff_base=30,
-    backoff_cap=300,
-)
 # Rows per DELETE statement (a module attribute so tests can make batches small).
 CLEANUP_BATCH = 5_000
 
 
 @cron(queue=Queue.LONG, weekday=0, hour=2, minute=0, catch_up=True, retry=MAINTENANCE_RETRY)
-async def cleanup_old_data(ctx: JobContext, run: CronRun) -> dict[str, Any]:
+async def cleanup_old_data(ctx: JobContext[Resources], run: CronRun) -> dict[str, Any]:
     """Mondays: delete rows older than each table's retention (settings), in batches; counts per table.
 
     Cutoffs are relative to the tick, so a retried or caught-up run deletes the same rows; a run cut
@@ -162,7 +155,7 @@ async def cleanup_old_data(ctx: JobContext, run: CronRun) -> dict[str, Any]:
 
 
 @cron(queue=Queue.LONG, minute=15, retry=MAINTENANCE_RETRY)
-async def refresh_materialized_views(ctx: JobContext, run: CronRun) -> dict[str, Any]:
+async def refresh_materialized_views(ctx: JobContext[Resources], run: CronRun) -> dict[str, Any]:
     """Hourly: refresh the materialized views (the weekly leaderboard) without blocking their readers."""
     report: dict[str, Any] = {}
     for view in MATERIALIZED_VIEWS:

@@ -33,14 +33,15 @@ from sqlalchemy import BigInteger, Text, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mluv.db.models import Broadcast, Delivery, ScheduledMessage, User
+from mluv.db.models import Broadcast, Delivery, DeliveryStatus, ScheduledMessage, User
 from mluv.i18n import DEFAULT_LANGUAGE, t
-from mluv.jobs import CronRun, JobContext, Queue, RetryableError, RetryPolicy, cron, is_transient, job
+from mluv.jobs import CronRun, JobContext, Queue, RetryableError, cron, job
+from mluv.jobs.retry import BROADCAST_RETRY, DELIVERY_RETRY
 from mluv.logs import get_logger
+from mluv.resources import Resources
 from mluv.telegram.ratelimit import RateLimited
 from mluv.telegram.sender import (
     TELEGRAM_TEXT_LIMIT,
-    DeliveryStatus,
     FinishHook,
     jobs_alive,
     visible_length,
@@ -49,7 +50,6 @@ from mluv.telegram.sender import (
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from mluv.resources import Resources
     from mluv.settings import Settings
     from mluv.telegram.sender import Sender
 
@@ -70,11 +70,6 @@ PROGRESS_SECONDS = 3.0  # at most one progress edit per broadcast this often, ac
 PENDING_AFTER = 300.0  # a pending row untouched this long, with no live job, is picked up again
 MAX_RESUMES = 5  # automatic resumptions of a stalled broadcast before it is marked failed
 DUE_POSTS_PER_RUN = 100
-
-# Transient infrastructure errors (is_transient) retry; the Sender's RetryableError and Telegram's 429
-# (retry_after) retry under every policy.
-SEND_RETRY = RetryPolicy(max_tries=5, retry_if=is_transient, backoff_base=10, backoff_cap=160)
-BROADCAST_RETRY = RetryPolicy(max_tries=5, retry_if=is_transient, backoff_base=5, backoff_cap=120)
 
 
 def broadcast_key(broadcast_id: int) -> str:
@@ -109,9 +104,9 @@ def _message_job_id(values: BaseModel) -> str:
     return f"message:{uuid.uuid4().hex}"
 
 
-@job(queue=Queue.FAST, retry=SEND_RETRY, job_id=_message_job_id)
+@job(queue=Queue.FAST, retry=DELIVERY_RETRY, job_id=_message_job_id)
 async def send_message(
-    ctx: JobContext,
+    ctx: JobContext[Resources],
     chat_id: int,
     text: Annotated[str, Field(min_length=1)],
     kind: Annotated[str, Field(min_length=1, max_length=64)] = MESSAGE_KIND,
@@ -135,8 +130,10 @@ async def send_message(
     }
 
 
-@job(queue=Queue.FAST, retry=SEND_RETRY, job_id="redeliver:{delivery_id}:{attempt}")
-async def redeliver_delivery(ctx: JobContext, delivery_id: int, attempt: int = 0) -> dict[str, Any]:
+@job(queue=Queue.FAST, retry=DELIVERY_RETRY, job_id="redeliver:{delivery_id}:{attempt}")
+async def redeliver_delivery(
+    ctx: JobContext[Resources], delivery_id: int, attempt: int = 0
+) -> dict[str, Any]:
     """Send a pending ledger row from its stored payload (the reconciler found its job gone)."""
     result = await ctx.resources.sender.redeliver(delivery_id, job_id=ctx.job_id)
     if result is None:
@@ -235,7 +232,7 @@ async def _start(resources: Resources, broadcast_id: int) -> tuple[BroadcastInfo
 
 @job(queue=Queue.LONG, retry=BROADCAST_RETRY, job_id=_parent_job_id)
 async def broadcast(
-    ctx: JobContext,
+    ctx: JobContext[Resources],
     broadcast_id: int,
     resume: Annotated[int, Field(ge=0)] = 0,
     batch_size: Annotated[int, Field(ge=1, le=10_000)] = BATCH_SIZE,
@@ -260,8 +257,13 @@ async def broadcast(
         mapping={"resume": resume, "batch_size": batch_size, "window": window, "batches": batches},
     )
     for batch in range(min(window, batches)):
-        await broadcast_batch.options(pool=ctx.redis).enqueue(
-            broadcast_id=broadcast_id, batch=batch, batch_size=batch_size, window=window, resume=resume
+        await broadcast_batch.enqueue(
+            ctx.redis,
+            broadcast_id=broadcast_id,
+            batch=batch,
+            batch_size=batch_size,
+            window=window,
+            resume=resume,
         )
     if batches == 0:
         await complete_if_done(resources, ctx.redis, broadcast_id)
@@ -302,7 +304,7 @@ class _BatchRun:
 
 @job(queue=Queue.LONG, retry=BROADCAST_RETRY, job_id=_batch_job_id)
 async def broadcast_batch(
-    ctx: JobContext,
+    ctx: JobContext[Resources],
     broadcast_id: int,
     batch: Annotated[int, Field(ge=0)],
     batch_size: Annotated[int, Field(ge=1, le=10_000)] = BATCH_SIZE,
@@ -351,14 +353,19 @@ async def broadcast_batch(
         raise run.error
     successor = batch + window
     if successor * batch_size < info.total:
-        await broadcast_batch.options(pool=ctx.redis).enqueue(
-            broadcast_id=broadcast_id, batch=successor, batch_size=batch_size, window=window, resume=resume
+        await broadcast_batch.enqueue(
+            ctx.redis,
+            broadcast_id=broadcast_id,
+            batch=successor,
+            batch_size=batch_size,
+            window=window,
+            resume=resume,
         )
     completed = await complete_if_done(resources, ctx.redis, broadcast_id)
     return {"rows": len(rows), "orphaned": len(orphaned), "completed": completed, **run.outcomes}
 
 
-async def _send_rows(ctx: JobContext, info: BroadcastInfo, run: _BatchRun) -> None:
+async def _send_rows(ctx: JobContext[Resources], info: BroadcastInfo, run: _BatchRun) -> None:
     sender = ctx.resources.sender
     count = _counter(info.id)
 
@@ -400,7 +407,7 @@ async def _send_rows(ctx: JobContext, info: BroadcastInfo, run: _BatchRun) -> No
         await watcher
 
 
-async def _watch(ctx: JobContext, broadcast_id: int, run: _BatchRun) -> None:
+async def _watch(ctx: JobContext[Resources], broadcast_id: int, run: _BatchRun) -> None:
     """While the batch runs: notice a cancellation within a second, and report progress now and then."""
     resources = ctx.resources
     while not run.finished.is_set():
@@ -504,7 +511,8 @@ async def resume_broadcast(resources: Resources, broadcast_id: int) -> str | Non
     values = {_text(k): int(v) for k, v in plan.items()}
     # The plan names the round to watch: a queued resume counts as alive before its parent runs.
     await pool.hset(_plan_key(broadcast_id), mapping={"resume": resume})  # type: ignore[misc]
-    job = await broadcast.options(pool=pool).enqueue(
+    job = await broadcast.enqueue(
+        pool,
         broadcast_id=broadcast_id,
         resume=resume,
         batch_size=values.get("batch_size", BATCH_SIZE),
@@ -610,7 +618,7 @@ async def reconcile_broadcasts(resources: Resources, redis: Redis) -> dict[str, 
         # A confirmed one whose enqueue was lost (Redis): the admin's id again, so a live one is not doubled.
         if (
             row.status == "confirmed"
-            and await broadcast.options(pool=resources.pool).enqueue(broadcast_id=row.id) is not None
+            and await broadcast.enqueue(resources.pool, broadcast_id=row.id) is not None
         ):
             outcome["started"] += 1
             continue
@@ -663,7 +671,7 @@ def _text(value: Any) -> str:
 
 
 @cron(queue=Queue.FAST, second=0)  # every minute, UTC
-async def send_scheduled_messages(ctx: JobContext, run: CronRun) -> dict[str, int]:
+async def send_scheduled_messages(ctx: JobContext[Resources], run: CronRun) -> dict[str, int]:
     """Send the posts whose time has come, each once: claimed (scheduled → sending) with SKIP LOCKED, then
     sent while holding the post's row lock; a post left `sending` by a dead run is picked up again, and
     the ledger (business key `scheduled:{id}`) keeps it from being sent twice."""
@@ -698,7 +706,7 @@ async def send_scheduled_messages(ctx: JobContext, run: CronRun) -> dict[str, in
     return dict(outcomes)
 
 
-async def _send_post(ctx: JobContext, post_id: int) -> str:
+async def _send_post(ctx: JobContext[Resources], post_id: int) -> str:
     resources = ctx.resources
     async with resources.session_factory.begin() as session:
         # The row lock marks the post as being handled: a concurrent run skips it; a dead run's lock is gone.
@@ -715,7 +723,7 @@ async def _send_post(ctx: JobContext, post_id: int) -> str:
         if post.target == "all":
             broadcast_id = await _broadcast_for_post(resources, post)
             # Deterministic id broadcast:{id}: a repeated run cannot start it twice.
-            await broadcast.options(pool=ctx.redis).enqueue(broadcast_id=broadcast_id)
+            await broadcast.enqueue(ctx.redis, broadcast_id=broadcast_id)
             post.status, post.sent_at = "sent", now
             return "broadcast"
         assert post.chat_id is not None  # a CHECK constraint: chat_id is required unless target = 'all'
@@ -776,13 +784,13 @@ def crash_window(settings: Settings, sender: Sender) -> float:
 
 
 @cron(queue=Queue.FAST, second=30)  # every minute, half a minute after the scheduled posts
-async def reconcile_deliveries(ctx: JobContext, run: CronRun) -> dict[str, Any]:
+async def reconcile_deliveries(ctx: JobContext[Resources], run: CronRun) -> dict[str, Any]:
     """Repair the ledger after crashes and lost jobs (Sender.reconcile) and restart stalled broadcasts."""
     resources = ctx.resources
     sender = resources.sender
 
     async def requeue(delivery_id: int, attempts: int) -> None:
-        await redeliver_delivery.options(pool=ctx.redis).enqueue(delivery_id=delivery_id, attempt=attempts)
+        await redeliver_delivery.enqueue(ctx.redis, delivery_id=delivery_id, attempt=attempts)
 
     started = time.perf_counter()
     report = await sender.reconcile(

@@ -20,6 +20,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Annotated, Any
 
+from arq.connections import ArqRedis
 from pydantic import BaseModel, Field
 
 from mluv.db.notifications import (
@@ -45,19 +46,16 @@ from mluv.jobs import (
     InvalidJobArguments,
     JobContext,
     Queue,
-    RetryPolicy,
     cron,
-    is_transient,
     job,
 )
 from mluv.jobs import registry as job_registry
+from mluv.jobs.retry import BATCH_RETRY, DELIVERY_RETRY
 from mluv.logs import get_logger
+from mluv.resources import Resources
 
 log = get_logger(__name__)
 
-# Worth another try: the network, Telegram's 5xx (the Sender raises RetryableError), a database blip.
-NOTIFY_RETRY = RetryPolicy(max_tries=5, retry_if=is_transient, backoff_base=10, backoff_cap=160)
-CRON_RETRY = RetryPolicy(max_tries=3, retry_if=is_transient, backoff_base=5, backoff_cap=60)
 
 # Ledger kinds (deliveries.kind).
 REMINDER_KIND = "reminder"
@@ -78,7 +76,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def fan_out_spacing(ctx: JobContext) -> float:
+def fan_out_spacing(ctx: JobContext[Resources]) -> float:
     """Seconds between the due times of a fan-out's jobs: a share of the global send rate.
 
     This is not the pacing (the Sender's shared limiter does that): it keeps thousands of jobs from
@@ -88,6 +86,7 @@ def fan_out_spacing(ctx: JobContext) -> float:
 
 
 async def enqueue_each(
+    pool: ArqRedis,
     declared: DeclaredJob[Any, Any],
     batch: Sequence[BaseModel],
     job_ids: Sequence[str | None] | None = None,
@@ -102,7 +101,9 @@ async def enqueue_each(
     for start in range(0, len(batch), ENQUEUE_CONCURRENCY):
         jobs = await asyncio.gather(
             *(
-                declared.enqueue_values(batch[index], job_id=ids[index], defer_by=index * spacing or None)
+                declared.enqueue_values(
+                    pool, batch[index], job_id=ids[index], defer_by=index * spacing or None
+                )
                 for index in range(start, min(start + ENQUEUE_CONCURRENCY, len(batch)))
             )
         )
@@ -113,8 +114,8 @@ async def enqueue_each(
 # --- reminders ---------------------------------------------------------------------------------------
 
 
-@job(queue=Queue.FAST, retry=NOTIFY_RETRY, job_id="reminder:{day}:{user_id}")
-async def send_streak_reminder(ctx: JobContext, user_id: int, day: dt.date) -> dict[str, Any]:
+@job(queue=Queue.FAST, retry=DELIVERY_RETRY, job_id="reminder:{day}:{user_id}")
+async def send_streak_reminder(ctx: JobContext[Resources], user_id: int, day: dt.date) -> dict[str, Any]:
     """Remind a learner to practise on their local `day`, once, unless they already did."""
     async with ctx.resources.session_factory() as session:
         learner = await recipient(session, user_id)
@@ -146,8 +147,8 @@ async def send_streak_reminder(ctx: JobContext, user_id: int, day: dt.date) -> d
     return {"delivery": result.status.value, "duplicate": result.duplicate, "streak": streak}
 
 
-@cron(queue=Queue.LONG, minute=0, retry=CRON_RETRY)
-async def send_daily_reminders(ctx: JobContext, run: CronRun) -> dict[str, int]:
+@cron(queue=Queue.LONG, minute=0, retry=BATCH_RETRY)
+async def send_daily_reminders(ctx: JobContext[Resources], run: CronRun) -> dict[str, int]:
     """Hourly: enqueue a reminder for each learner whose local reminder hour it is at this tick.
 
     Learners qualify when reachable, with reminders on, active in the last 7 days, and not yet practised
@@ -162,7 +163,7 @@ async def send_daily_reminders(ctx: JobContext, run: CronRun) -> dict[str, int]:
         slots = reminder_slots(tick, await reminder_timezones(session, tick))
         due = await due_reminders(session, slots, tick)
     batch = [send_streak_reminder.validate(user_id=item.user_id, day=item.day) for item in due]
-    enqueued = await enqueue_each(send_streak_reminder, batch, spacing=fan_out_spacing(ctx))
+    enqueued = await enqueue_each(ctx.redis, send_streak_reminder, batch, spacing=fan_out_spacing(ctx))
     log.info("reminders enqueued", due=len(due), enqueued=enqueued, tick=tick.isoformat())
     return {"timezones": len(slots), "due": len(due), "enqueued": enqueued}
 
@@ -170,9 +171,9 @@ async def send_daily_reminders(ctx: JobContext, run: CronRun) -> dict[str, int]:
 # --- daily challenge ---------------------------------------------------------------------------------
 
 
-@job(queue=Queue.FAST, retry=NOTIFY_RETRY, job_id="challenge:{day}:{user_id}:{count}")
+@job(queue=Queue.FAST, retry=DELIVERY_RETRY, job_id="challenge:{day}:{user_id}:{count}")
 async def send_daily_challenge_notification(
-    ctx: JobContext,
+    ctx: JobContext[Resources],
     user_id: int,
     day: dt.date,
     count: Annotated[int, Field(ge=1, lt=DAILY_CHALLENGE_MESSAGES)],
@@ -217,8 +218,10 @@ async def send_daily_challenge_notification(
 # --- weekly report -------------------------------------------------------------------------------------
 
 
-@job(queue=Queue.FAST, retry=NOTIFY_RETRY, job_id="weekly:{week_start}:{user_id}")
-async def send_weekly_summary(ctx: JobContext, user_id: int, week_start: dt.date) -> dict[str, Any]:
+@job(queue=Queue.FAST, retry=DELIVERY_RETRY, job_id="weekly:{week_start}:{user_id}")
+async def send_weekly_summary(
+    ctx: JobContext[Resources], user_id: int, week_start: dt.date
+) -> dict[str, Any]:
     """The learner's week (local days from Monday `week_start`) in numbers, with recommendations."""
     async with ctx.resources.session_factory() as session:
         learner = await recipient(session, user_id)
@@ -266,8 +269,8 @@ def _report_job_values(
     return None
 
 
-@cron(queue=Queue.LONG, weekday=0, hour=12, minute=0, catch_up=True, retry=CRON_RETRY)
-async def send_weekly_report_notification(ctx: JobContext, run: CronRun) -> dict[str, Any]:
+@cron(queue=Queue.LONG, weekday=0, hour=12, minute=0, catch_up=True, retry=BATCH_RETRY)
+async def send_weekly_report_notification(ctx: JobContext[Resources], run: CronRun) -> dict[str, Any]:
     """Mondays: every learner active last week gets their weekly report.
 
     The analytics catalogue's generate_weekly_report (chart, cached report) does it when it is
@@ -286,9 +289,9 @@ async def send_weekly_report_notification(ctx: JobContext, run: CronRun) -> dict
             None if report_job.job_id_template else f"weekly-report:{week_start}:{user_id}"
             for user_id in learners
         ]
-        enqueued = await enqueue_each(report_job, values, ids, spacing=fan_out_spacing(ctx))
+        enqueued = await enqueue_each(ctx.redis, report_job, values, ids, spacing=fan_out_spacing(ctx))
     else:
         via = send_weekly_summary.name
         batch = [send_weekly_summary.validate(user_id=user_id, week_start=week_start) for user_id in learners]
-        enqueued = await enqueue_each(send_weekly_summary, batch, spacing=fan_out_spacing(ctx))
+        enqueued = await enqueue_each(ctx.redis, send_weekly_summary, batch, spacing=fan_out_spacing(ctx))
     return {"week_start": week_start.isoformat(), "learners": len(learners), "enqueued": enqueued, "via": via}

@@ -10,16 +10,13 @@ from sqlalchemy import update
 from mluv.db.models import Message, User
 from mluv.domain.feedback import format_feedback
 from mluv.domain.review import Review, review_text
-from mluv.jobs import JobContext, Queue, RetryPolicy, job
-
-# A review is cheap offline; the online reviewer falls back to it, so only delivery problems retry.
-REVIEW_RETRY = RetryPolicy(
-    max_tries=5, retry_on=(ConnectionError, TimeoutError), backoff_base=2, backoff_cap=30
-)
+from mluv.jobs import JobContext, Queue, job
+from mluv.jobs.retry import REVIEW_RETRY
+from mluv.resources import Resources
 
 
 @job(queue=Queue.FAST, retry=REVIEW_RETRY, job_id="review:{message_id}", timeout=25)
-async def review_message(ctx: JobContext, message_id: int) -> dict[str, Any]:
+async def review_message(ctx: JobContext[Resources], message_id: int) -> dict[str, Any]:
     """Review a stored learner message, store the review on it, and send the feedback once."""
     resources = ctx.resources
     async with resources.session_factory() as session:

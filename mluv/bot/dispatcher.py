@@ -8,7 +8,17 @@ from aiogram import Bot, Dispatcher, Router
 from aiogram.types import ErrorEvent, TelegramObject
 from aiogram.types import User as TelegramUser
 
-from mluv.bot.handlers import admin, fallback, membership, practice, preferences, start, stats
+from mluv.bot.handlers import (
+    admin_only,
+    broadcasts,
+    fallback,
+    jobs_status,
+    membership,
+    practice,
+    preferences,
+    start,
+    stats,
+)
 from mluv.bot.middlewares import DbSessionMiddleware, DedupeMiddleware, LearnerMiddleware, ThrottleMiddleware
 from mluv.i18n import language_of, t
 from mluv.logs import get_logger
@@ -37,7 +47,9 @@ def get_routers() -> list[Router]:
     """Feature routers first; fallback last, so it only sees what nobody else handled."""
     routers = [
         start.router,
-        admin.router,
+        broadcasts.router,
+        jobs_status.router,
+        admin_only.router,  # after the operators' routers: it answers what their IsAdmin refused
         stats.router,
         preferences.router,
         membership.router,

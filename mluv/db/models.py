@@ -8,6 +8,7 @@ constraint rather than PostgreSQL enums, because changing a CHECK is a short tra
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
@@ -44,19 +45,72 @@ NAMING_CONVENTION = {
 
 LANGUAGES = ("ru", "uk")
 LEVELS = ("beginner", "intermediate", "advanced")
-DELIVERY_STATUSES = ("pending", "sending", "sent", "blocked", "failed", "unknown", "cancelled")
 SCHEDULED_TARGETS = ("user", "channel", "all")
-SCHEDULED_STATUSES = ("scheduled", "sending", "sent", "failed", "cancelled")
 BROADCAST_TARGETS = ("all", "channels")
-BROADCAST_STATUSES = ("draft", "confirmed", "running", "completed", "cancelled", "failed")
-JOB_FAILURE_STATUSES = ("open", "retried", "discarded")
-CRON_RUN_STATUSES = ("running", "succeeded", "failed")
-STREAK_MILESTONES = (3, 7, 14, 30, 100)
+
+
+# The states of each status column; each is changed only by its concept's home module (docs/architecture.md).
+
+
+class DeliveryStatus(StrEnum):
+    """A delivery ledger row (mluv.telegram.ledger)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    CANCELLED = "cancelled"
+
+
+class ScheduledStatus(StrEnum):
+    """An operator's scheduled post."""
+
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class BroadcastStatus(StrEnum):
+    """A broadcast's lifecycle."""
+
+    DRAFT = "draft"
+    CONFIRMED = "confirmed"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class FailureStatus(StrEnum):
+    """A dead letter (mluv.jobs.failures)."""
+
+    OPEN = "open"
+    RETRIED = "retried"
+    DISCARDED = "discarded"
+
+
+class CronRunStatus(StrEnum):
+    """A cron run's claim (mluv.jobs.cron)."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+DELIVERY_STATUSES = tuple(DeliveryStatus)
+SCHEDULED_STATUSES = tuple(ScheduledStatus)
+BROADCAST_STATUSES = tuple(BroadcastStatus)
+JOB_FAILURE_STATUSES = tuple(FailureStatus)
+CRON_RUN_STATUSES = tuple(CronRunStatus)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     """SQL for `column IN (...)` over constant strings (for CHECK constraints and partial indexes)."""
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+    return f"{column} IN ({', '.join(repr(str(value)) for value in values)})"
 
 
 class Base(DeclarativeBase):

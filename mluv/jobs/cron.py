@@ -30,9 +30,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mluv.db.models import CronRun as CronRunRow
-from mluv.jobs.declare import ARQ_TIMEOUT_MARGIN, CTX_RESOURCES, JobContext, arq_max_tries, execute, registry
+from mluv.db.models import CronRunStatus
+from mluv.jobs.declare import registry
 from mluv.jobs.queues import Queue
-from mluv.jobs.retry import RetryPolicy, is_transient
+from mluv.jobs.retry import CRON_RETRY, RetryPolicy
+from mluv.jobs.run import ARQ_TIMEOUT_MARGIN, JobContext, arq_max_tries, execute, resources_of
 from mluv.logs import get_logger, redact
 
 log = get_logger("mluv.jobs.cron")
@@ -68,14 +70,10 @@ class CronRun:
     manual: bool = False
 
 
-class AlreadyDone(Exception):
-    pass
-
-
 @dataclass
 class CronJobSpec:
     name: str
-    fn: Callable[[JobContext, CronRun], Awaitable[Any]]
+    fn: Callable[[JobContext[Any], CronRun], Awaitable[Any]]
     queue: Queue
     retry: RetryPolicy
     timeout: float | None
@@ -134,8 +132,7 @@ class CronJobSpec:
     def timeout_for(self, ctx: dict[str, Any]) -> float:
         if self.timeout is not None:
             return self.timeout
-        settings = ctx[CTX_RESOURCES].settings
-        return float(settings.fast_job_timeout if self.queue is Queue.FAST else settings.long_job_timeout)
+        return self.queue.default_timeout(resources_of(ctx).settings)
 
     def arq_cron(self, default_timeout: float) -> ArqCronJob:
         timeout = self.timeout if self.timeout is not None else default_timeout
@@ -160,7 +157,7 @@ class CronJobSpec:
         key = f"manual:{job_id}" if manual else self.business_key(tick)
         timeout = self.timeout_for(ctx)
 
-        async def call(job_ctx: JobContext) -> Any:
+        async def call(job_ctx: JobContext[Any]) -> Any:
             session_factory = job_ctx.resources.session_factory
             attempt = await claim(session_factory, self.name, key, tick.date(), job_id, timeout)
             if attempt is None:
@@ -170,15 +167,15 @@ class CronJobSpec:
                 tick=tick, business_key=key, business_date=tick.date(), attempt=attempt, manual=manual
             )
             result = await self.fn(job_ctx, run)
-            await finish(session_factory, self.name, key, "succeeded", result=result)
+            await finish(session_factory, self.name, key, CronRunStatus.SUCCEEDED, result=result)
             return result
 
-        async def failed(job_ctx: JobContext, error: BaseException) -> None:
+        async def failed(job_ctx: JobContext[Any], error: BaseException) -> None:
             await finish(
                 job_ctx.resources.session_factory,
                 self.name,
                 key,
-                "failed",
+                CronRunStatus.FAILED,
                 error=redact(f"{type(error).__name__}: {error}"),
             )
 
@@ -209,14 +206,14 @@ async def claim(
         cron_name=name,
         business_key=key,
         business_date=business_date,
-        status="running",
+        status=CronRunStatus.RUNNING,
         job_id=job_id,
         attempts=1,
     )
     statement = values.on_conflict_do_update(
         index_elements=["cron_name", "business_key"],
         set_={
-            "status": "running",
+            "status": CronRunStatus.RUNNING,
             "job_id": job_id,
             "attempts": CronRunRow.attempts + 1,
             "started_at": now,
@@ -224,9 +221,9 @@ async def claim(
             "error": None,
         },
         # A failed run may run again; a running one only by its own job (arq retry) or after its lease.
-        where=(CronRunRow.status == "failed")
-        | ((CronRunRow.status == "running") & (CronRunRow.job_id == job_id))
-        | ((CronRunRow.status == "running") & (CronRunRow.started_at < lease_expired)),
+        where=(CronRunRow.status == CronRunStatus.FAILED)
+        | ((CronRunRow.status == CronRunStatus.RUNNING) & (CronRunRow.job_id == job_id))
+        | ((CronRunRow.status == CronRunStatus.RUNNING) & (CronRunRow.started_at < lease_expired)),
     ).returning(CronRunRow.attempts)
     async with session_factory.begin() as session:
         return (await session.execute(statement)).scalar_one_or_none()
@@ -236,7 +233,7 @@ async def finish(
     session_factory: async_sessionmaker[AsyncSession],
     name: str,
     key: str,
-    status: str,
+    status: CronRunStatus,
     *,
     result: Any = None,
     error: str | None = None,
@@ -293,15 +290,15 @@ def cron(
     timeout: float | None = None,
     catch_up: bool = False,
     name: str | None = None,
-) -> Callable[[Callable[[JobContext, CronRun], Awaitable[Any]]], CronJobSpec]:
+) -> Callable[[Callable[[JobContext[Any], CronRun], Awaitable[Any]]], CronJobSpec]:
     """Declare and register a cron job; schedule fields are UTC, as in arq's `cron()`."""
 
-    def decorate(fn: Callable[[JobContext, CronRun], Awaitable[Any]]) -> CronJobSpec:
+    def decorate(fn: Callable[[JobContext[Any], CronRun], Awaitable[Any]]) -> CronJobSpec:
         spec = CronJobSpec(
             name=name or fn.__name__,
             fn=fn,
             queue=queue,
-            retry=retry or RetryPolicy(max_tries=3, retry_if=is_transient, backoff_base=5),
+            retry=retry or CRON_RETRY,
             timeout=timeout,
             catch_up=catch_up,
             month=month,

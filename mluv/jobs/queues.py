@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from mluv.settings import Settings
+
 
 class Queue(StrEnum):
     FAST = "mluv:queue:fast"
@@ -18,6 +20,10 @@ class Queue(StrEnum):
     @property
     def label(self) -> str:
         return self.name.lower()
+
+    def default_timeout(self, settings: Settings) -> float:
+        """The timeout of a job of this queue that sets none: FAST_JOB_TIMEOUT or LONG_JOB_TIMEOUT."""
+        return float(settings.fast_job_timeout if self is Queue.FAST else settings.long_job_timeout)
 
     @property
     def health_check_key(self) -> str:

@@ -116,3 +116,21 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(max_tries=1)
+
+
+# --- the named policies: every job uses one of these (docs/jobs.md lists which) ---------------------------
+
+# A message to a learner: a database, Redis or network blip, or a 429, retries 10, 20, 40, 80 s.
+DELIVERY_RETRY = RetryPolicy(max_tries=5, retry_if=is_transient, backoff_base=10, backoff_cap=160)
+# A broadcast and its batches: resumable, so retried sooner.
+BROADCAST_RETRY = RetryPolicy(max_tries=5, retry_if=is_transient, backoff_base=5, backoff_cap=120)
+# Statistics and reports for one learner, and the notification crons' batches.
+BATCH_RETRY = RetryPolicy(max_tries=3, retry_if=is_transient, backoff_base=5, backoff_cap=60)
+# Set-based crons over every learner and retention: a blip or a deploy must not cost the day's run.
+MAINTENANCE_RETRY = RetryPolicy(max_tries=3, retry_if=is_transient, backoff_base=30, backoff_cap=300)
+# Any other cron job (mluv.jobs.cron's default).
+CRON_RETRY = RetryPolicy(max_tries=3, retry_if=is_transient, backoff_base=5)
+# A review is cheap offline and the online reviewer falls back to it: only delivery problems retry.
+REVIEW_RETRY = RetryPolicy(
+    max_tries=5, retry_on=(ConnectionError, TimeoutError), backoff_base=2, backoff_cap=30
+)

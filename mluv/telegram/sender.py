@@ -42,7 +42,6 @@ import re
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, methods
@@ -66,7 +65,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mluv.db.learners import mark_blocked
-from mluv.db.models import Delivery, JobFailure
+from mluv.db.models import Delivery, DeliveryStatus, JobFailure
 from mluv.jobs.retry import RetryableError
 from mluv.logs import get_logger, redact
 from mluv.telegram.ratelimit import RateLimited, RateLimiter
@@ -86,16 +85,6 @@ TELEGRAM_CAPTION_LIMIT = 1024
 DEFAULT_REQUEST_TIMEOUT = 15
 # Longest wait for a rate-limit slot inside a job; longer waits give the worker back (RateLimited).
 DEFAULT_MAX_WAIT = 10.0
-
-
-class DeliveryStatus(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    BLOCKED = "blocked"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
-    CANCELLED = "cancelled"
 
 
 FINAL_STATUSES = frozenset(
@@ -195,30 +184,16 @@ class Sender:
         self,
         bot: Bot,
         session_factory: async_sessionmaker[AsyncSession],
-        limiter: RateLimiter | None = None,
+        limiter: RateLimiter,
         *,
         request_timeout: int = DEFAULT_REQUEST_TIMEOUT,
         max_wait: float = DEFAULT_MAX_WAIT,
     ) -> None:
         self.bot = bot
         self.session_factory = session_factory
-        self._limiter = limiter
+        self.limiter = limiter
         self.request_timeout = request_timeout
         self.max_wait = max_wait
-
-    @property
-    def limiter(self) -> RateLimiter:
-        """The shared limiter; without one given, built on first use from the process's arq pool."""
-        if self._limiter is None:
-            from mluv.jobs.declare import current_pool
-            from mluv.settings import get_settings
-
-            self._limiter = RateLimiter.from_settings(current_pool(), get_settings())
-        return self._limiter
-
-    @limiter.setter
-    def limiter(self, limiter: RateLimiter) -> None:
-        self._limiter = limiter
 
     # --- sending ----------------------------------------------------------------------------------------
 

@@ -29,8 +29,8 @@ def create_app(resources: Resources) -> web.Application:
 async def run_dashboard(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """`mluv dashboard`: the web app (dashboard, /metrics, health) without the bot and the workers."""
     from mluv.resources import with_service_urls
+    from mluv.sentry import init_sentry
     from mluv.web.metrics import start_metrics_server
-    from mluv.web.sentry import init_sentry
 
     settings = with_service_urls(settings)
     init_sentry(settings, component="dashboard")

@@ -384,15 +384,8 @@ class CronView:
         return self.spec.name
 
 
-def load_job_modules() -> None:
-    """Register every job and cron (the catalogue and EXTRA_JOB_MODULES): retries enqueue them by name."""
-    import workers
-
-    workers.load_job_modules()
-
-
 def registered_crons() -> list[CronJobSpec]:
-    load_job_modules()
+    """The crons of the catalogue, which the process's composition root registered (serve, cli)."""
     return [spec for spec in registry.crons.values() if isinstance(spec, CronJobSpec)]
 
 

@@ -20,11 +20,11 @@ from mluv.bot.keyboards import LanguageChoice, LevelChoice
 from mluv.bot.runner import BotRunner
 from mluv.db.models import Message, User
 from mluv.i18n import t
-from mluv.jobs.worker import EmbeddedWorkers
 from mluv.resources import Resources
 from mluv.settings import Settings
 from mluv.telegram.sandbox import MessageRecord, SandboxClient, SandboxConfig, run_sandbox
 from mluv.web.app import create_app
+from mluv.worker import EmbeddedWorkers
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mluv.db.models import STREAK_MILESTONES
 from mluv.domain.gamification import (
     MILESTONE_STARS,
+    STREAK_MILESTONES,
     Award,
     due_awards,
     next_milestone,

@@ -10,14 +10,14 @@ from arq.cron import CronJob
 from arq.utils import to_unix_ms
 
 from mluv.jobs.cron import CronJobSpec, CronRun, Schedule, every
-from mluv.jobs.declare import JobContext
 from mluv.jobs.queues import Queue
 from mluv.jobs.retry import RetryPolicy
+from mluv.jobs.run import JobContext
 
 UTC = dt.UTC
 
 
-async def _body(ctx: JobContext, run: CronRun) -> dict[str, Any]:
+async def _body(ctx: JobContext[Any], run: CronRun) -> dict[str, Any]:
     return {"tick": run.tick.isoformat()}
 
 

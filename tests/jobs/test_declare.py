@@ -20,25 +20,25 @@ from arq.connections import ArqRedis
 from fakeredis.aioredis import FakeRedis
 from pydantic import BaseModel
 
-from mluv.jobs import declare
+from mluv.jobs import run
 from mluv.jobs.declare import (
-    ARQ_TIMEOUT_MARGIN,
-    CRASH_ALLOWANCE,
-    CTX_METRICS,
-    CTX_RESOURCES,
     DeclaredJob,
     InvalidJobArguments,
-    JobContext,
     JobRegistry,
-    WorkerDied,
-    bind_pool,
-    current_pool,
     job,
     registry,
 )
 from mluv.jobs.metrics import Outcome
 from mluv.jobs.queues import Queue
 from mluv.jobs.retry import RetryableError, RetryPolicy
+from mluv.jobs.run import (
+    ARQ_TIMEOUT_MARGIN,
+    CRASH_ALLOWANCE,
+    CTX_METRICS,
+    CTX_RESOURCES,
+    JobContext,
+    WorkerDied,
+)
 from mluv.jobs.serializer import deserialize, serialize
 from mluv.logs import REDACTED
 from mluv.settings import Settings, load_settings
@@ -48,10 +48,10 @@ DAY = dt.date(2024, 5, 1)
 
 # --- jobs used by the tests (declared with DeclaredJob, which does not register them) ---------------
 
-calls: list[tuple[JobContext, dict[str, Any]]] = []
+calls: list[tuple[JobContext[Any], dict[str, Any]]] = []
 
 
-async def t_decl_remind(ctx: JobContext, user_id: int, day: dt.date, note: str = "") -> str:
+async def t_decl_remind(ctx: JobContext[Any], user_id: int, day: dt.date, note: str = "") -> str:
     calls.append((ctx, {"user_id": user_id, "day": day, "note": note}))
     return f"{user_id}:{day.isoformat()}:{note}"
 
@@ -61,11 +61,11 @@ class Summary(BaseModel):
     at: dt.datetime
 
 
-async def t_decl_summary(ctx: JobContext, count: int) -> Summary:
+async def t_decl_summary(ctx: JobContext[Any], count: int) -> Summary:
     return Summary(sent=count, at=dt.datetime(2024, 5, 1, 8, tzinfo=dt.UTC))
 
 
-async def t_decl_report(ctx: JobContext, report_id: int) -> None:
+async def t_decl_report(ctx: JobContext[Any], report_id: int) -> None:
     return None
 
 
@@ -120,7 +120,7 @@ def dead_letters(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         captured.append({"session_factory": session_factory, **kwargs})
         return len(captured)
 
-    monkeypatch.setattr("mluv.jobs.failures.insert_failure", insert_failure)
+    monkeypatch.setattr("mluv.jobs.run.insert_failure", insert_failure)
     return captured
 
 
@@ -134,21 +134,11 @@ async def pool() -> AsyncIterator[ArqRedis]:
         await arq_redis.aclose()
 
 
-@pytest.fixture
-def bound_pool(pool: ArqRedis) -> Iterator[ArqRedis]:
-    bind_pool(pool)
-    try:
-        yield pool
-    finally:
-        bind_pool(None)
-
-
 @pytest.fixture(autouse=True)
 def _reset() -> Iterator[None]:
     calls.clear()
     yield
     calls.clear()
-    bind_pool(None)
     structlog.contextvars.clear_contextvars()
 
 
@@ -243,27 +233,27 @@ async def _no_params() -> None:
     return None
 
 
-async def _star_args(ctx: JobContext, *user_ids: int) -> None:
+async def _star_args(ctx: JobContext[Any], *user_ids: int) -> None:
     return None
 
 
-async def _star_kwargs(ctx: JobContext, **options: int) -> None:
+async def _star_kwargs(ctx: JobContext[Any], **options: int) -> None:
     return None
 
 
-async def _private(ctx: JobContext, _job_id: str) -> None:
+async def _private(ctx: JobContext[Any], _job_id: str) -> None:
     return None
 
 
-async def _function_arg(ctx: JobContext, function: str) -> None:
+async def _function_arg(ctx: JobContext[Any], function: str) -> None:
     return None
 
 
-async def _unannotated(ctx: JobContext, user_id) -> None:  # type: ignore[no-untyped-def]
+async def _unannotated(ctx: JobContext[Any], user_id) -> None:  # type: ignore[no-untyped-def]
     return None
 
 
-def _not_async(ctx: JobContext, user_id: int) -> None:
+def _not_async(ctx: JobContext[Any], user_id: int) -> None:
     return None
 
 
@@ -326,7 +316,7 @@ def test_job_decorator_registers_globally() -> None:
     try:
 
         @job(name="t_decl_registered_once", queue=Queue.LONG, retry=RetryPolicy(max_tries=3), timeout=12)
-        async def anything(ctx: JobContext, item_id: int) -> int:
+        async def anything(ctx: JobContext[Any], item_id: int) -> int:
             return item_id
 
         assert isinstance(anything, DeclaredJob)
@@ -360,50 +350,50 @@ def test_job_id_for(template: Any, expected: str | None) -> None:
 # --- enqueue -----------------------------------------------------------------------------------------------
 
 
-async def test_enqueue_puts_the_job_on_its_queue(bound_pool: ArqRedis) -> None:
+async def test_enqueue_puts_the_job_on_its_queue(pool: ArqRedis) -> None:
     before_ms = time.time() * 1000
-    enqueued = await REMIND.enqueue(user_id=42, day=DAY)
+    enqueued = await REMIND.enqueue(pool, user_id=42, day=DAY)
     assert enqueued is not None
     assert enqueued.job_id == "reminder:2024-05-01:42"
 
-    rows = await queued(bound_pool)
+    rows = await queued(pool)
     assert [member for member, _ in rows] == ["reminder:2024-05-01:42"]
     assert before_ms - 1 <= rows[0][1] <= time.time() * 1000 + 1
-    assert await queued(bound_pool, Queue.LONG) == []
+    assert await queued(pool, Queue.LONG) == []
 
-    payload = await payload_of(bound_pool, "reminder:2024-05-01:42")
+    payload = await payload_of(pool, "reminder:2024-05-01:42")
     assert payload["f"] == "t_decl_remind"
     assert payload["k"] == {"user_id": 42, "day": DAY, "note": ""}
     assert payload["a"] == []
     # msgpack, not pickle: readable without our code (the date is an extension type).
-    raw = await bound_pool.get("arq:job:reminder:2024-05-01:42")
+    raw = await pool.get("arq:job:reminder:2024-05-01:42")
     assert raw is not None
     assert msgpack.unpackb(raw)["f"] == "t_decl_remind"
 
 
-async def test_enqueue_positional_arguments_are_sent_as_keywords(bound_pool: ArqRedis) -> None:
-    await REMIND.enqueue(7, DAY, "x")
-    payload = await payload_of(bound_pool, "reminder:2024-05-01:7")
+async def test_enqueue_positional_arguments_are_sent_as_keywords(pool: ArqRedis) -> None:
+    await REMIND.enqueue(pool, 7, DAY, "x")
+    payload = await payload_of(pool, "reminder:2024-05-01:7")
     assert (payload["a"], payload["k"]) == ([], {"user_id": 7, "day": DAY, "note": "x"})
 
 
-async def test_same_deterministic_id_is_enqueued_once(bound_pool: ArqRedis) -> None:
-    first = await REMIND.enqueue(user_id=42, day=DAY)
-    second = await REMIND.enqueue(user_id=42, day=DAY, note="different")
-    other_day = await REMIND.enqueue(user_id=42, day=DAY + dt.timedelta(days=1))
+async def test_same_deterministic_id_is_enqueued_once(pool: ArqRedis) -> None:
+    first = await REMIND.enqueue(pool, user_id=42, day=DAY)
+    second = await REMIND.enqueue(pool, user_id=42, day=DAY, note="different")
+    other_day = await REMIND.enqueue(pool, user_id=42, day=DAY + dt.timedelta(days=1))
     assert first is not None
     assert second is None
     assert other_day is not None
-    assert [member for member, _ in await queued(bound_pool)] == [
+    assert [member for member, _ in await queued(pool)] == [
         "reminder:2024-05-01:42",
         "reminder:2024-05-02:42",
     ]
-    assert (await payload_of(bound_pool, "reminder:2024-05-01:42"))["k"]["note"] == ""
+    assert (await payload_of(pool, "reminder:2024-05-01:42"))["k"]["note"] == ""
 
 
 async def test_jobs_without_template_get_random_ids(pool: ArqRedis) -> None:
-    first = await REPORT.options(pool=pool).enqueue(report_id=1)
-    second = await REPORT.options(pool=pool).enqueue(report_id=1)
+    first = await REPORT.enqueue(pool, report_id=1)
+    second = await REPORT.enqueue(pool, report_id=1)
     assert first is not None
     assert second is not None
     assert first.job_id != second.job_id
@@ -412,7 +402,7 @@ async def test_jobs_without_template_get_random_ids(pool: ArqRedis) -> None:
 
 
 async def test_explicit_job_id_overrides_template(pool: ArqRedis) -> None:
-    enqueued = await REMIND.options(pool=pool, job_id="manual-1").enqueue(user_id=1, day=DAY)
+    enqueued = await REMIND.options(job_id="manual-1").enqueue(pool, user_id=1, day=DAY)
     assert enqueued is not None
     assert enqueued.job_id == "manual-1"
     assert [member for member, _ in await queued(pool)] == ["manual-1"]
@@ -426,17 +416,17 @@ async def test_explicit_job_id_overrides_template(pool: ArqRedis) -> None:
         pytest.param({"user_id": 42, "day": DAY, "extra": 1}, id="unknown"),
     ],
 )
-async def test_wrong_arguments_never_reach_redis(bound_pool: ArqRedis, kwargs: dict[str, Any]) -> None:
+async def test_wrong_arguments_never_reach_redis(pool: ArqRedis, kwargs: dict[str, Any]) -> None:
     with pytest.raises(InvalidJobArguments, match=r"^t_decl_remind: "):
-        await REMIND.enqueue(**kwargs)
-    assert await queued(bound_pool) == []
-    assert await bound_pool.keys("*") == []
+        await REMIND.enqueue(pool, **kwargs)
+    assert await queued(pool) == []
+    assert await pool.keys("*") == []
 
 
 async def test_defer_by_sets_a_later_score(pool: ArqRedis) -> None:
-    now = await REMIND.options(pool=pool).enqueue(user_id=1, day=DAY)
-    later = await REMIND.options(pool=pool, defer_by=90).enqueue(user_id=2, day=DAY)
-    much_later = await REMIND.options(pool=pool, defer_by=dt.timedelta(hours=1)).enqueue(user_id=3, day=DAY)
+    now = await REMIND.enqueue(pool, user_id=1, day=DAY)
+    later = await REMIND.options(defer_by=90).enqueue(pool, user_id=2, day=DAY)
+    much_later = await REMIND.options(defer_by=dt.timedelta(hours=1)).enqueue(pool, user_id=3, day=DAY)
     assert now is not None
     assert later is not None
     assert much_later is not None
@@ -447,7 +437,7 @@ async def test_defer_by_sets_a_later_score(pool: ArqRedis) -> None:
 
 async def test_defer_until_sets_that_score(pool: ArqRedis) -> None:
     when = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
-    await REMIND.options(pool=pool, defer_until=when).enqueue(user_id=1, day=DAY)
+    await REMIND.options(defer_until=when).enqueue(pool, user_id=1, day=DAY)
     assert await queued(pool) == [("reminder:2024-05-01:1", when.timestamp() * 1000)]
 
 
@@ -471,29 +461,9 @@ def test_bad_options(options: dict[str, Any], message: str) -> None:
 
 async def test_enqueue_values(pool: ArqRedis) -> None:
     values = REMIND.validate(user_id=5, day=DAY)
-    enqueued = await REMIND.enqueue_values(values, job_id="again:1", pool=pool)
+    enqueued = await REMIND.enqueue_values(pool, values, job_id="again:1")
     assert enqueued is not None
     assert (await payload_of(pool, "again:1"))["k"] == {"user_id": 5, "day": DAY, "note": ""}
-
-
-def test_current_pool_errors_when_unbound() -> None:
-    bind_pool(None)
-    with pytest.raises(RuntimeError, match="no arq pool is bound"):
-        current_pool()
-
-
-async def test_enqueue_errors_when_unbound() -> None:
-    bind_pool(None)
-    with pytest.raises(RuntimeError, match="no arq pool is bound"):
-        await REMIND.enqueue(user_id=1, day=DAY)
-
-
-def test_bind_pool_then_current_pool(pool: ArqRedis) -> None:
-    bind_pool(pool)
-    assert current_pool() is pool
-    bind_pool(None)
-    with pytest.raises(RuntimeError):
-        current_pool()
 
 
 # --- worker side: DeclaredJob.run ---------------------------------------------------------------------
@@ -542,7 +512,7 @@ async def test_run_refuses_bad_arguments(ctx: dict[str, Any], metrics: Recording
 async def test_run_binds_log_context(ctx: dict[str, Any]) -> None:
     seen: list[dict[str, Any]] = []
 
-    async def t_decl_logged(job_ctx: JobContext, user_id: int) -> None:
+    async def t_decl_logged(job_ctx: JobContext[Any], user_id: int) -> None:
         seen.append(structlog.contextvars.get_contextvars())
 
     ctx["job_try"] = 2
@@ -558,7 +528,7 @@ class UpstreamError(ConnectionError):
 def failing_job(
     error: BaseException, retry: RetryPolicy, name: str = "t_decl_failing"
 ) -> DeclaredJob[Any, Any]:
-    async def t_decl_failing(ctx: JobContext, user_id: int) -> None:
+    async def t_decl_failing(ctx: JobContext[Any], user_id: int) -> None:
         raise error
 
     return DeclaredJob(t_decl_failing, name=name, retry=retry)
@@ -642,7 +612,7 @@ async def test_tries_used_up_by_crashes_end_in_a_dead_letter_not_a_run(
 ) -> None:
     ran: list[int] = []
 
-    async def t_decl_crashy(job_ctx: JobContext, user_id: int) -> str:
+    async def t_decl_crashy(job_ctx: JobContext[Any], user_id: int) -> str:
         ran.append(job_ctx.job_try)
         return "done"
 
@@ -678,7 +648,7 @@ async def test_non_retryable_error_is_dead_lettered_at_once(
 async def test_dead_letter_arguments_are_json(
     ctx: dict[str, Any], dead_letters: list[dict[str, Any]]
 ) -> None:
-    async def t_decl_dated(job_ctx: JobContext, user_id: int, day: dt.date) -> None:
+    async def t_decl_dated(job_ctx: JobContext[Any], user_id: int, day: dt.date) -> None:
         raise ValueError("nope")
 
     with pytest.raises(ValueError, match="nope"):
@@ -692,7 +662,7 @@ async def test_database_error_while_dead_lettering_keeps_the_job_error(
     async def broken_insert(session_factory: Any, **kwargs: Any) -> int:
         raise OSError("database is down")
 
-    monkeypatch.setattr("mluv.jobs.failures.insert_failure", broken_insert)
+    monkeypatch.setattr("mluv.jobs.run.insert_failure", broken_insert)
     with pytest.raises(LookupError, match="the job's own error"):
         await failing_job(LookupError("the job's own error"), NETWORK_RETRY).run(ctx, user_id=1)
 
@@ -700,12 +670,12 @@ async def test_database_error_while_dead_lettering_keeps_the_job_error(
 async def test_record_dead_letter_can_be_patched(
     ctx: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    captured: list[tuple[JobContext, dict[str, Any], BaseException]] = []
+    captured: list[tuple[JobContext[Any], dict[str, Any], BaseException]] = []
 
-    async def record(job_ctx: JobContext, arguments: dict[str, Any], error: BaseException) -> None:
+    async def record(job_ctx: JobContext[Any], arguments: dict[str, Any], error: BaseException) -> None:
         captured.append((job_ctx, arguments, error))
 
-    monkeypatch.setattr(declare, "record_dead_letter", record)
+    monkeypatch.setattr(run, "record_dead_letter", record)
     error = ValueError("boom")
     with pytest.raises(ValueError, match="boom"):
         await failing_job(error, NETWORK_RETRY).run(ctx, user_id=9)
@@ -716,7 +686,7 @@ async def test_record_dead_letter_can_be_patched(
 async def test_timeout_turns_a_slow_job_into_timeout_error(
     ctx: dict[str, Any], metrics: RecordingMetrics, dead_letters: list[dict[str, Any]]
 ) -> None:
-    async def t_decl_slow(job_ctx: JobContext, user_id: int) -> None:
+    async def t_decl_slow(job_ctx: JobContext[Any], user_id: int) -> None:
         await asyncio.sleep(5)
 
     slow = DeclaredJob(t_decl_slow, timeout=0.05)
@@ -732,7 +702,7 @@ async def test_timeout_turns_a_slow_job_into_timeout_error(
 
 
 async def test_timeout_is_retried_when_the_policy_says_so(ctx: dict[str, Any]) -> None:
-    async def t_decl_slow(job_ctx: JobContext, user_id: int) -> None:
+    async def t_decl_slow(job_ctx: JobContext[Any], user_id: int) -> None:
         await asyncio.sleep(5)
 
     slow = DeclaredJob(

@@ -31,12 +31,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mluv.db.models import CronRun, JobFailure
-from mluv.jobs import bind_pool
+from mluv.jobs.connections import create_arq_pool
 from mluv.jobs.cron import CATCH_UP_GRACE
-from mluv.jobs.declare import arq_max_tries
 from mluv.jobs.queues import Queue
+from mluv.jobs.run import arq_max_tries
 from mluv.jobs.serializer import deserialize
-from mluv.resources import create_arq_pool
 from tests.jobs import sample_jobs
 from tests.jobs.sample_jobs import key
 
@@ -196,9 +195,7 @@ def spawn(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., 
 @pytest.fixture
 async def pool(redis_url: str, redis: Redis) -> AsyncIterator[ArqRedis]:
     arq_pool = await create_arq_pool(redis_url)
-    bind_pool(arq_pool)
     yield arq_pool
-    bind_pool(None)
     await arq_pool.aclose()
 
 
@@ -209,7 +206,7 @@ async def test_job_from_bot_side_code_runs_in_arq_worker(
 
     worker = spawn()
     await worker.started()
-    job = await ping.enqueue(token="hello")
+    job = await ping.enqueue(pool, token="hello")
     assert job is not None
     result = await job.result(timeout=20, poll_delay=0.05)
     assert result["token"] == "hello"
@@ -231,7 +228,7 @@ async def test_sigkilled_job_runs_again_within_a_minute_and_completes_once(
 ) -> None:
     first = spawn()
     await first.started()
-    job = await sample_jobs.sample_slow.enqueue(token="kill", seconds=3.0)
+    job = await sample_jobs.sample_slow.enqueue(pool, token="kill", seconds=3.0)
     assert job is not None
     await wait_for_async(lambda: redis.llen(key("kill", "started")), 20, what="job start")
     first.signal(signal.SIGKILL)
@@ -255,7 +252,7 @@ async def test_sigterm_lets_the_running_job_finish_and_it_is_not_run_again(
 ) -> None:
     worker = spawn()
     await worker.started()
-    job = await sample_jobs.sample_slow.enqueue(token="term", seconds=2.0)
+    job = await sample_jobs.sample_slow.enqueue(pool, token="term", seconds=2.0)
     assert job is not None
     await wait_for_async(lambda: redis.llen(key("term", "started")), 20, what="job start")
     worker.signal(signal.SIGTERM)
@@ -279,7 +276,7 @@ async def test_retryable_failure_follows_backoff_then_dead_letter_then_cli_retry
 ) -> None:
     worker = spawn()
     await worker.started()
-    job = await sample_jobs.sample_always_fails.enqueue(token="flaky")
+    job = await sample_jobs.sample_always_fails.enqueue(pool, token="flaky")
     assert job is not None
     job_id: str = job.job_id
 

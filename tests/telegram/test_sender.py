@@ -24,14 +24,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mluv.db.models import Delivery, JobFailure, User
+from mluv.db.models import Delivery, DeliveryStatus, JobFailure, User
 from mluv.jobs.retry import RetryableError
 from mluv.resources import SANDBOX_BOT_TOKEN
 from mluv.telegram.ratelimit import Limits, RateLimited, RateLimiter, read_ratelimit_stats
 from mluv.telegram.sandbox import SandboxClient, SandboxConfig, run_sandbox
 from mluv.telegram.sender import (
     TELEGRAM_TEXT_LIMIT,
-    DeliveryStatus,
     PacedRequests,
     Sender,
     paced,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from mluv.jobs import JobContext, Queue, job
 
@@ -10,7 +11,7 @@ BROKEN_KEY = "mluv:test:dashboard:broken"
 
 
 @job(queue=Queue.FAST, keep_result=600)
-async def dashboard_test_flaky(ctx: JobContext, token: str) -> dict[str, str]:
+async def dashboard_test_flaky(ctx: JobContext[Any], token: str) -> dict[str, str]:
     """Fails (no retry: straight to the dead letters) while BROKEN_KEY exists, then succeeds."""
     if await ctx.redis.exists(BROKEN_KEY):
         raise RuntimeError(f"upstream refused {token}")
@@ -18,6 +19,6 @@ async def dashboard_test_flaky(ctx: JobContext, token: str) -> dict[str, str]:
 
 
 @job(queue=Queue.FAST, keep_result=600)
-async def dashboard_test_sleep(ctx: JobContext, seconds: float, note: str = "") -> str:
+async def dashboard_test_sleep(ctx: JobContext[Any], seconds: float, note: str = "") -> str:
     await asyncio.sleep(seconds)
     return f"slept {seconds}"

@@ -26,11 +26,11 @@ from sqlalchemy import func, select, update
 from mluv.db.models import Broadcast, CronRun, Delivery, JobFailure
 from mluv.jobs.failures import insert_failure
 from mluv.jobs.queues import Queue
-from mluv.jobs.worker import EmbeddedWorkers
 from mluv.resources import Resources
 from mluv.settings import Settings
 from mluv.web.app import create_app
 from mluv.web.auth import SESSION_COOKIE
+from mluv.worker import EmbeddedWorkers
 from tests.conftest import REPO_ROOT, in_ci, unavailable
 from tests.web import dashboard_jobs
 from tests.web.conftest import BOT_TOKEN, DASHBOARD_TOKEN
@@ -147,7 +147,7 @@ async def test_log_in_and_watch_a_job_run(browser: Browser, live: Live) -> None:
     page = await context.new_page()
     await page.goto(f"{live.url}/dashboard/jobs")
     await not_reloaded(page)
-    job = await dashboard_jobs.dashboard_test_sleep.enqueue(seconds=2.5, note="watch me")
+    job = await dashboard_jobs.dashboard_test_sleep.enqueue(live.resources.pool, seconds=2.5, note="watch me")
     assert job is not None
     running = row(page, "#running", job.job_id)
     await expect(running).to_be_visible()
@@ -173,7 +173,7 @@ async def test_a_failing_job_lands_in_dead_letters_and_is_retried(browser: Brows
     page = await context.new_page()
     await page.goto(f"{live.url}/dashboard/failures")
     await not_reloaded(page)
-    job = await dashboard_jobs.dashboard_test_flaky.enqueue(token="retry-me")
+    job = await dashboard_jobs.dashboard_test_flaky.enqueue(live.resources.pool, token="retry-me")
     assert job is not None
     letter = page.locator("article.failure", has_text="upstream refused retry-me")
     await expect(letter).to_be_visible()
@@ -291,11 +291,11 @@ async def _realistic_moment(live: Live, redis: Redis) -> None:
     from workers.maintenance import ping
 
     for n in range(14):
-        job = await ping.enqueue(token=f"check-{n}", work_seconds=0.02 * (n % 5))
+        job = await ping.enqueue(live.resources.pool, token=f"check-{n}", work_seconds=0.02 * (n % 5))
         assert job is not None
     await redis.set(dashboard_jobs.BROKEN_KEY, 1)
     for token in ("lesson-17", "report-42"):
-        await dashboard_jobs.dashboard_test_flaky.enqueue(token=token)
+        await dashboard_jobs.dashboard_test_flaky.enqueue(live.resources.pool, token=token)
     await insert_failure(
         live.session_factory,
         job_id="send_message:8112:ab3f",
@@ -335,9 +335,15 @@ async def _realistic_moment(live: Live, redis: Redis) -> None:
     await add_broadcast(live, text="Test broadcast", status="cancelled", total=1800, sent=212, blocked=3)
     await eventually(lambda: _open_failures(live, 3), what="three dead letters")
     for n in range(3):
-        await dashboard_jobs.dashboard_test_sleep.enqueue(seconds=20.0, note=f"batch {n + 1} of 3")
-    await dashboard_jobs.dashboard_test_sleep.options(defer_by=900).enqueue(seconds=1.0, note="later today")
-    await dashboard_jobs.dashboard_test_sleep.options(defer_by=3600).enqueue(seconds=1.0, note="in an hour")
+        await dashboard_jobs.dashboard_test_sleep.enqueue(
+            live.resources.pool, seconds=20.0, note=f"batch {n + 1} of 3"
+        )
+    await dashboard_jobs.dashboard_test_sleep.options(defer_by=900).enqueue(
+        live.resources.pool, seconds=1.0, note="later today"
+    )
+    await dashboard_jobs.dashboard_test_sleep.options(defer_by=3600).enqueue(
+        live.resources.pool, seconds=1.0, note="in an hour"
+    )
     await asyncio.sleep(1.5)  # workers pick up the long jobs and flush their presence and metrics
 
 

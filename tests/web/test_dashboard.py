@@ -298,9 +298,13 @@ async def store_result(
 
 async def populate(resources: Resources, redis: Redis, session_factory: Any) -> dict[str, Any]:
     """A realistic moment: queued, deferred and running jobs, results, dead letters, cron runs, stats."""
-    queued = await dashboard_jobs.dashboard_test_sleep.enqueue(seconds=1.0, note=f"bot {BOT_TOKEN}")
-    deferred = await dashboard_jobs.dashboard_test_sleep.options(defer_by=600).enqueue(seconds=2.0)
-    running = await dashboard_jobs.dashboard_test_flaky.enqueue(token="in-progress")
+    queued = await dashboard_jobs.dashboard_test_sleep.enqueue(
+        resources.pool, seconds=1.0, note=f"bot {BOT_TOKEN}"
+    )
+    deferred = await dashboard_jobs.dashboard_test_sleep.options(defer_by=600).enqueue(
+        resources.pool, seconds=2.0
+    )
+    running = await dashboard_jobs.dashboard_test_flaky.enqueue(resources.pool, token="in-progress")
     assert queued and deferred and running
     await redis.set(f"arq:in-progress:{running.job_id}", b"1", ex=60)
     await redis.set(f"arq:retry:{running.job_id}", 2)

@@ -72,12 +72,12 @@ async def populate(resources: Resources, redis: Redis, session_factory: Any) -> 
     await metrics.flush(redis)
     # Two waiting jobs due 30 s ago and now, one deferred, one running (it must not count as waiting).
     now_ms = time.time() * 1000
-    waiting = await dashboard_jobs.dashboard_test_sleep.enqueue(seconds=1.0)
+    waiting = await dashboard_jobs.dashboard_test_sleep.enqueue(resources.pool, seconds=1.0)
     assert waiting is not None
     await redis.zadd(Queue.FAST.value, {waiting.job_id: now_ms - 30_000})
-    await dashboard_jobs.dashboard_test_sleep.enqueue(seconds=1.0)
-    await dashboard_jobs.dashboard_test_sleep.options(defer_by=300).enqueue(seconds=1.0)
-    running = await dashboard_jobs.dashboard_test_sleep.enqueue(seconds=1.0)
+    await dashboard_jobs.dashboard_test_sleep.enqueue(resources.pool, seconds=1.0)
+    await dashboard_jobs.dashboard_test_sleep.options(defer_by=300).enqueue(resources.pool, seconds=1.0)
+    running = await dashboard_jobs.dashboard_test_sleep.enqueue(resources.pool, seconds=1.0)
     assert running is not None
     await redis.zadd(Queue.FAST.value, {running.job_id: now_ms - 90_000})
     await redis.set(f"arq:in-progress:{running.job_id}", 1, ex=60)

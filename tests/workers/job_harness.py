@@ -25,11 +25,11 @@ from mluv.bot.runner import BotRunner
 from mluv.db.models import Delivery, Message, Streak, User
 from mluv.jobs import DeclaredJob, Queue
 from mluv.jobs.cron import CronJobSpec
-from mluv.jobs.declare import CTX_RESOURCES
-from mluv.jobs.worker import EmbeddedWorkers
+from mluv.jobs.run import CTX_RESOURCES
 from mluv.resources import Resources
 from mluv.settings import Settings
 from mluv.telegram.sandbox import MessageRecord, SandboxClient, SandboxConfig, run_sandbox
+from mluv.worker import EmbeddedWorkers
 
 UTC = dt.UTC
 

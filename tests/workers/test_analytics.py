@@ -36,10 +36,11 @@ from mluv.domain.reports import previous_week_start, render_caption, week_start_
 from mluv.domain.review import Correction, Review
 from mluv.i18n import t
 from mluv.jobs import InvalidJobArguments, JobContext, Queue, registry
+from mluv.jobs.connections import redis_settings
 from mluv.jobs.cron import CronJobSpec
-from mluv.jobs.declare import CTX_RESOURCES
+from mluv.jobs.run import CTX_RESOURCES
 from mluv.jobs.serializer import deserialize, serialize
-from mluv.resources import Resources, redis_settings
+from mluv.resources import Resources
 from mluv.settings import Settings
 from mluv.telegram.sandbox import SandboxClient, SandboxConfig, run_sandbox
 from tests.domain.test_chart import read_png
@@ -95,7 +96,7 @@ async def resources(settings: Settings, clean_tables: None, redis: Redis) -> Asy
 
 def job_context(
     resources: Resources, name: str, job_id: str = "test", queue: Queue = Queue.FAST
-) -> JobContext:
+) -> JobContext[Resources]:
     return JobContext(
         resources=resources,
         job_id=job_id,
@@ -412,7 +413,7 @@ async def test_daily_statistics_job_result_is_cached(
                 },
             ],
         )
-    job = await calculate_daily_statistics.enqueue(user_id=42, day=day)
+    job = await calculate_daily_statistics.enqueue(resources.pool, user_id=42, day=day)
     assert job is not None and job.job_id == "stats:2024-05-01:42"
     await run_worker_until_idle(resources, Queue.FAST)
 
@@ -428,7 +429,7 @@ async def test_daily_statistics_job_result_is_cached(
     }
     assert await cached_daily_statistics(resources.pool, 42, day) == figures
     # While the result is kept, the same learner and day is not computed again.
-    assert await calculate_daily_statistics.enqueue(user_id=42, day=day) is None
+    assert await calculate_daily_statistics.enqueue(resources.pool, user_id=42, day=day) is None
     assert 0 < await redis.ttl(f"arq:result:{job.job_id}") <= analytics.DAILY_STATS_KEEP_RESULT
     assert await cached_daily_statistics(resources.pool, 42, dt.date(2024, 5, 2)) is None
     async with session_factory() as session:
@@ -693,7 +694,7 @@ async def test_weekly_report_is_delivered_once_as_a_photo_and_then_reused(
     monkeypatch.setattr(analytics, "_compute_report", counting)
 
     # What the bot's /report handler does.
-    await registry.jobs["generate_weekly_report"].enqueue(user_id=LEARNER)
+    await generate_weekly_report.enqueue(resources.pool, user_id=LEARNER)
     (photo,) = await sandbox.messages(LEARNER, wait_for=1, within=20)
     assert photo["method"] == "sendPhoto" and photo["photo_file_id"]
 
@@ -733,7 +734,7 @@ async def test_weekly_report_is_delivered_once_as_a_photo_and_then_reused(
 
     # Asked again: no second photo and no recomputation; a pointer to the report instead.
     second = await eventually(
-        lambda: registry.jobs["generate_weekly_report"].enqueue(user_id=LEARNER), what="re-enqueue"
+        lambda: generate_weekly_report.enqueue(resources.pool, user_id=LEARNER), what="re-enqueue"
     )
     assert second.job_id == f"report:{LEARNER}:{previous_week_start(dt.datetime.now(UTC).date())}"
     records = await sandbox.messages(LEARNER, wait_for=2, within=20)

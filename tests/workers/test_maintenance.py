@@ -17,7 +17,7 @@ from mluv.db.maintenance import MATERIALIZED_VIEWS, delete_older_than, retention
 from mluv.db.models import Base, CronRun, Delivery, JobFailure, Message, PlatformMetrics
 from mluv.jobs import Queue, registry
 from mluv.jobs.cron import claim
-from mluv.jobs.declare import WorkerDied, arq_max_tries
+from mluv.jobs.run import WorkerDied, arq_max_tries
 from mluv.settings import Settings
 from tests.workers.job_harness import Harness, job_harness, utc
 from workers import maintenance

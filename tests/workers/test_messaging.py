@@ -30,10 +30,10 @@ from sqlalchemy.dialects.postgresql import insert
 from mluv.db.models import Broadcast, Delivery, JobFailure, ScheduledMessage, User
 from mluv.i18n import t
 from mluv.jobs import DeclaredJob, Queue, RetryableError
-from mluv.jobs.declare import CTX_RESOURCES
+from mluv.jobs.connections import redis_settings
+from mluv.jobs.run import CTX_RESOURCES
 from mluv.jobs.serializer import deserialize, serialize
-from mluv.jobs.worker import default_timeout
-from mluv.resources import Resources, redis_settings
+from mluv.resources import Resources
 from mluv.settings import Settings
 from mluv.telegram.ratelimit import Limits, RateLimiter
 from mluv.telegram.sandbox import SandboxClient, SandboxConfig, run_sandbox
@@ -145,7 +145,7 @@ async def run_job(
 async def worker(resources: Resources, queue: Queue, *jobs: DeclaredJob[Any, Any]) -> AsyncIterator[Worker]:
     """An arq worker in this event loop with only `jobs` (and no cron), sharing the test's Resources."""
     assert resources.settings.redis_url is not None
-    timeout = default_timeout(queue, resources.settings)
+    timeout = queue.default_timeout(resources.settings)
     arq_worker = Worker(
         functions=[declared.arq_function(timeout) for declared in jobs],
         queue_name=queue.value,
@@ -279,9 +279,9 @@ async def test_send_message_retries_after_exactly_retry_after(
 async def test_send_message_is_idempotent_by_business_key_and_by_job_id(
     resources: Resources, control: SandboxClient, redis: Redis
 ) -> None:
-    first = await send_message.enqueue(chat_id=OLGA, text="Ahoj", business_key="once")
+    first = await send_message.enqueue(resources.pool, chat_id=OLGA, text="Ahoj", business_key="once")
     assert first is not None and first.job_id == "message:message:820000001:once"
-    assert await send_message.enqueue(chat_id=OLGA, text="Ahoj", business_key="once") is None
+    assert await send_message.enqueue(resources.pool, chat_id=OLGA, text="Ahoj", business_key="once") is None
     for _ in range(2):  # arq is at-least-once: the same job may run twice
         await send_message.run(ctx(resources, first.job_id), chat_id=OLGA, text="Ahoj", business_key="once")
     # Without a business key each enqueue is a new message, keyed by its job id.
@@ -297,7 +297,7 @@ async def test_send_message_is_idempotent_by_business_key_and_by_job_id(
 async def test_a_delayed_send_goes_out_after_its_delay(resources: Resources, control: SandboxClient) -> None:
     async with worker(resources, Queue.FAST, send_message):
         enqueued = time.time()
-        job = await send_message.options(defer_by=1.5).enqueue(chat_id=OLGA, text="Později")
+        job = await send_message.options(defer_by=1.5).enqueue(resources.pool, chat_id=OLGA, text="Později")
         assert job is not None
         (record,) = await control.messages(OLGA, wait_for=1, within=10)
     assert record["text"] == "Později"
@@ -417,7 +417,7 @@ async def test_a_broadcast_reaches_300_learners_once_with_live_progress(
     broadcast_id = await new_broadcast(resources, control)
     async with worker(resources, Queue.LONG, broadcast, broadcast_batch):
         # As the admin handler does; small batches so that the fan-out runs several windows.
-        assert await broadcast.enqueue(broadcast_id=broadcast_id, batch_size=40) is not None
+        assert await broadcast.enqueue(resources.pool, broadcast_id=broadcast_id, batch_size=40) is not None
 
         async def completed() -> bool:
             return (await broadcast_row(resources, broadcast_id)).status == "completed"
@@ -450,7 +450,7 @@ async def test_progress_is_edited_while_a_broadcast_runs(
     resources.sender.limiter.limits = Limits(global_per_second=40, per_chat_per_second=20)
     broadcast_id = await new_broadcast(resources, control)
     async with worker(resources, Queue.LONG, broadcast, broadcast_batch):
-        await broadcast.enqueue(broadcast_id=broadcast_id, batch_size=50)
+        await broadcast.enqueue(resources.pool, broadcast_id=broadcast_id, batch_size=50)
 
         async def completed() -> bool:
             return (await broadcast_row(resources, broadcast_id)).status == "completed"
@@ -482,7 +482,7 @@ async def test_cancelling_a_broadcast_stops_it(
     resources.sender.limiter.limits = Limits(global_per_second=40, per_chat_per_second=20)
     broadcast_id = await new_broadcast(resources, control)
     async with worker(resources, Queue.LONG, broadcast, broadcast_batch):
-        await broadcast.enqueue(broadcast_id=broadcast_id, batch_size=50)
+        await broadcast.enqueue(resources.pool, broadcast_id=broadcast_id, batch_size=50)
 
         async def some_sent() -> bool:
             return (await control.counters())["sent"] >= 40
@@ -618,12 +618,12 @@ def __getattr__(name: str) -> Any:
     the broadcast jobs, built on first access from the worker's environment (as workers/__init__ does)."""
     if name != "MessagingLongWorkerSettings":
         raise AttributeError(name)
-    from mluv.jobs.worker import build_worker_settings
     from mluv.settings import get_settings
+    from mluv.worker import worker_settings
 
     settings = get_settings()
-    base = build_worker_settings(Queue.LONG, settings)
-    timeout = default_timeout(Queue.LONG, settings)
+    base = worker_settings(Queue.LONG, settings)
+    timeout = Queue.LONG.default_timeout(settings)
     attributes = {key: value for key, value in vars(base).items() if not key.startswith("__")}
     attributes["functions"] = [broadcast.arq_function(timeout), broadcast_batch.arq_function(timeout)]
     attributes["cron_jobs"] = []
@@ -690,7 +690,7 @@ async def test_a_worker_sigkilled_mid_broadcast_leaves_every_learner_one_message
         first = WorkerProcess(env, tmp_path / "worker-1.log")
         processes.append(first)
         await first.started()
-        await broadcast.enqueue(broadcast_id=broadcast_id, batch_size=50)
+        await broadcast.enqueue(resources.pool, broadcast_id=broadcast_id, batch_size=50)
 
         async def under_way() -> bool:
             return (await control.counters())["sent"] >= 80

@@ -11,11 +11,13 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from arq import Retry
 from arq.jobs import Job
 
+from mluv.db.models import DeliveryStatus
 from mluv.domain.progress import day_bounds, local_date, zone
 from mluv.domain.reminders import WeekSummary, weekly_tips
 from mluv.i18n import t
@@ -23,7 +25,6 @@ from mluv.jobs import DeclaredJob, InvalidJobArguments, JobContext, Queue, regis
 from mluv.jobs.cron import CronJobSpec
 from mluv.jobs.serializer import deserialize
 from mluv.settings import Settings
-from mluv.telegram.sender import DeliveryStatus
 from tests.workers.job_harness import Harness, bot_with_workers, eventually, job_harness, utc
 from workers import notifications
 from workers.notifications import (
@@ -411,15 +412,15 @@ async def test_weekly_summary_skips_a_week_without_practice(harness: Harness) ->
     assert await harness.texts(LEARNER) == []
 
 
-async def _report_for(ctx: JobContext, user_id: int) -> None:
+async def _report_for(ctx: JobContext[Any], user_id: int) -> None:
     return None
 
 
-async def _report_for_a_week(ctx: JobContext, user_id: int, week_start: dt.date | None = None) -> None:
+async def _report_for_a_week(ctx: JobContext[Any], user_id: int, week_start: dt.date | None = None) -> None:
     return None
 
 
-async def _report_for_week(ctx: JobContext, user_id: int, week: dt.date) -> None:
+async def _report_for_week(ctx: JobContext[Any], user_id: int, week: dt.date) -> None:
     return None
 
 
@@ -499,13 +500,16 @@ async def test_a_worker_process_delivers_a_reminder_once(
         )
         try:
             await eventually(lambda: _started(log_path), within=30, what="worker start")
-            queued = [await send_streak_reminder.enqueue(user_id=LEARNER, day=day) for _ in range(3)]
+            queued = [
+                await send_streak_reminder.enqueue(harness.resources.pool, user_id=LEARNER, day=day)
+                for _ in range(3)
+            ]
             assert queued[0] is not None and queued[1:] == [None, None]
             await harness.sandbox.messages(LEARNER, wait_for=1, within=20)
             assert (await queued[0].result(timeout=10))["delivery"] == "sent"
             # A second worker-side run (the id freed as if its result expired) is stopped by the ledger.
             await harness.resources.pool.delete(f"arq:result:reminder:{day}:{LEARNER}")
-            again = await send_streak_reminder.enqueue(user_id=LEARNER, day=day)
+            again = await send_streak_reminder.enqueue(harness.resources.pool, user_id=LEARNER, day=day)
             assert again is not None
             assert (await again.result(timeout=10))["duplicate"] is True
         finally:

@@ -8,6 +8,7 @@ import datetime as dt
 from aiogram import F, Router
 from aiogram.exceptions import TelegramRetryAfter
 from aiogram.types import Message
+from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mluv.db.learners import record_practice
@@ -26,7 +27,7 @@ MAX_PRACTICE_CHARS = 1500
 
 
 @router.message(F.text & ~F.text.startswith("/"))
-async def practice(message: Message, session: AsyncSession, user: User, lang: str) -> None:
+async def practice(message: Message, session: AsyncSession, pool: ArqRedis, user: User, lang: str) -> None:
     text = (message.text or "").strip()
     if len(text) > MAX_PRACTICE_CHARS:
         await message.answer(t(lang, "text-too-long", limit=MAX_PRACTICE_CHARS, length=len(text)))
@@ -42,15 +43,15 @@ async def practice(message: Message, session: AsyncSession, user: User, lang: st
     )
     # Commit before enqueueing: the worker must find the row the job points at.
     await session.commit()
-    await review_message.enqueue(message_id=practice.message.id)
+    await review_message.enqueue(pool, message_id=practice.message.id)
     today = local_date(now, user.timezone)
     if practice.messages_today in DAILY_CHALLENGE_NUDGES:
         await send_daily_challenge_notification.options(defer_by=CHALLENGE_NUDGE_DELAY).enqueue(
-            user_id=user.id, day=today, count=practice.messages_today
+            pool, user_id=user.id, day=today, count=practice.messages_today
         )
     if practice.streak_changed:
         await award_streak_milestones.options(job_id=milestone_job_id(user.id, today)).enqueue(
-            user_id=user.id
+            pool, user_id=user.id
         )
     # The acknowledgement is a courtesy (the feedback follows): under Telegram's per-chat limit skip it
     # rather than fail the update.

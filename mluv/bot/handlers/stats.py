@@ -7,13 +7,14 @@ import datetime as dt
 from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
+from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mluv.db.learners import streak_state, totals_for_day
 from mluv.db.models import User
 from mluv.domain.progress import ChallengeProgress, local_date, streak_as_of
 from mluv.i18n import t
-from mluv.jobs import registry
+from workers.analytics import generate_weekly_report
 
 router = Router(name="stats")
 
@@ -40,11 +41,6 @@ async def stats(message: Message, session: AsyncSession, user: User, lang: str) 
 
 
 @router.message(Command("report"))
-async def report(message: Message, user: User, lang: str) -> None:
-    # generate_weekly_report lives in the job catalogue (workers/analytics.py).
-    generate = registry.jobs.get("generate_weekly_report")
-    if generate is None:
-        await message.answer(t(lang, "report-unavailable"))
-        return
-    await generate.enqueue(user_id=user.id)
+async def report(message: Message, pool: ArqRedis, user: User, lang: str) -> None:
+    await generate_weekly_report.enqueue(pool, user_id=user.id)
     await message.answer(t(lang, "report-queued"))

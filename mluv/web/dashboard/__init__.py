@@ -19,8 +19,9 @@ from arq.jobs import Job
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from mluv.jobs.failures import FailureNotFoundError, FailureNotOpenError, discard_failure, retry_failure
+from mluv.jobs.failures import FailureNotFoundError, FailureNotOpenError, discard_failure
 from mluv.jobs.metrics import JobStats, read_job_stats
+from mluv.jobs.operations import retry_failure
 from mluv.jobs.queues import Queue
 from mluv.jobs.serializer import StoredJobError, deserialize
 from mluv.logs import get_logger, redact
@@ -562,7 +563,6 @@ async def retry_action(request: web.Request, operator: Operator) -> web.StreamRe
     failure_id = _int_field(form, "failure_id")
     if failure_id is None:
         return _action_result(request, False, "no failure id", 400)
-    observe.load_job_modules()
     resources = request.app[STATE_KEY].resources
     try:
         retried = await retry_failure(resources.session_factory, resources.pool, failure_id)

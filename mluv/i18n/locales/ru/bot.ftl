@@ -264,7 +264,6 @@ command-stats = статистика за сегодня
 command-report = отчёт за неделю
 command-settings = напоминания, время, язык
 command-help = справка
-report-unavailable = 📈 Недельные отчёты скоро появятся. А пока посмотри /stats.
 
 ## Reminders and milestones
 

@@ -264,7 +264,6 @@ command-stats = статистика за сьогодні
 command-report = звіт за тиждень
 command-settings = нагадування, час, мова
 command-help = довідка
-report-unavailable = 📈 Тижневі звіти скоро з'являться. А поки подивись /stats.
 
 ## Reminders and milestones
 

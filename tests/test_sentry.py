@@ -13,12 +13,12 @@ from pydantic import SecretStr
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
-from mluv.jobs.declare import CTX_RESOURCES, execute
 from mluv.jobs.queues import Queue
 from mluv.jobs.retry import NO_RETRY
+from mluv.jobs.run import CTX_RESOURCES, execute
 from mluv.logs import configure_logging
+from mluv.sentry import before_send, init_sentry
 from mluv.settings import Settings
-from mluv.web.sentry import before_send, init_sentry
 from tests.web.conftest import BOT_TOKEN
 
 FAKE_DSN = "https://0123456789abcdef0123456789abcdef@127.0.0.1:9/42"

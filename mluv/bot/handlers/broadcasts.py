@@ -1,37 +1,24 @@
-"""Operators' commands (ADMIN_IDS only): /broadcast with a confirm button, /schedule, /jobs.
-
-Everyone else gets a polite refusal for these commands (the refusal handlers are registered after the
-admin ones, so they only see non-admins).
-"""
+"""Operators' /broadcast (with a confirm button) and /schedule (ADMIN_IDS only; see admin_only.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from aiogram import Router
-from aiogram.filters import BaseFilter, Command, CommandObject
-from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, Message
+from arq.connections import ArqRedis
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mluv.bot.filters import IsAdmin
 from mluv.bot.keyboards import BroadcastAction, broadcast_keyboard
-from mluv.db.models import Broadcast, JobFailure, ScheduledMessage, User
+from mluv.db.models import Broadcast, ScheduledMessage, User
 from mluv.domain.schedule import ScheduleTimeError, split_schedule_arguments
 from mluv.i18n import t
-from mluv.jobs import Queue, registry
-from mluv.jobs.metrics import read_job_stats
-from mluv.resources import Resources
-from mluv.settings import Settings
+from workers.messaging import broadcast as broadcast_job
 
-router = Router(name="admin")
-ADMIN_COMMANDS = ("broadcast", "schedule", "jobs")
-
-
-class IsAdmin(BaseFilter):
-    async def __call__(self, event: TelegramObject, settings: Settings, **data: Any) -> bool:
-        user = data.get("event_from_user")
-        return user is not None and user.id in settings.admin_ids
+router = Router(name="broadcasts")
 
 
 @router.message(Command("broadcast"), IsAdmin())
@@ -54,7 +41,7 @@ async def broadcast(
 
 @router.callback_query(BroadcastAction.filter(), IsAdmin())
 async def broadcast_decision(
-    query: CallbackQuery, callback_data: BroadcastAction, session: AsyncSession, lang: str
+    query: CallbackQuery, callback_data: BroadcastAction, session: AsyncSession, pool: ArqRedis, lang: str
 ) -> None:
     confirm = callback_data.action == "confirm"
     progress = query.message if isinstance(query.message, Message) else None
@@ -75,9 +62,8 @@ async def broadcast_decision(
         return
     audience = await session.scalar(select(func.count(User.id)).where(User.is_active.is_(True)))
     await session.commit()
-    job = registry.jobs.get("broadcast")
-    if confirm and job is not None:
-        await job.enqueue(broadcast_id=decided)
+    if confirm:
+        await broadcast_job.enqueue(pool, broadcast_id=decided)
     if progress is not None:
         text = (
             t(lang, "broadcast-confirmed", count=audience or 0) if confirm else t(lang, "broadcast-cancelled")
@@ -96,32 +82,3 @@ async def schedule(
         return
     session.add(ScheduledMessage(created_by=user.id, target="all", text=text, send_at=send_at))
     await message.answer(t(lang, "schedule-done", time=send_at.strftime("%Y-%m-%d %H:%M")))
-
-
-@router.message(Command("jobs"), IsAdmin())
-async def jobs(message: Message, session: AsyncSession, resources: Resources, lang: str) -> None:
-    redis = resources.pool
-    now_ms = dt.datetime.now(dt.UTC).timestamp() * 1000
-    queued = scheduled = 0
-    for queue in Queue:
-        due = await redis.zcount(queue.value, "-inf", now_ms)
-        queued += due
-        scheduled += await redis.zcard(queue.value) - due
-    running = 0
-    async for _ in redis.scan_iter("arq:in-progress:*", count=1000):
-        running += 1
-    failed = await session.scalar(select(func.count(JobFailure.id)).where(JobFailure.status == "open"))
-    stats = sorted(await read_job_stats(redis), key=lambda s: s.executed, reverse=True)[:8]
-    lines = [f"{s.name}: {s.succeeded}✓ {s.failed}✗ {s.retried}↻" for s in stats]
-    summary = t(lang, "jobs-summary", queued=queued, running=running, scheduled=scheduled, failed=failed or 0)
-    await message.answer("\n\n".join([summary, *(["\n".join(lines)] if lines else [])]))
-
-
-@router.message(Command(*ADMIN_COMMANDS))
-async def refuse(message: Message, lang: str) -> None:
-    await message.answer(t(lang, "admin-only"))
-
-
-@router.callback_query(BroadcastAction.filter())
-async def refuse_button(query: CallbackQuery, lang: str) -> None:
-    await query.answer(t(lang, "admin-only"), show_alert=True)
