@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mluv.db.models import Broadcast, Delivery, DeliveryStatus, ScheduledMessage, User
 from mluv.i18n import DEFAULT_LANGUAGE, t
 from mluv.jobs import CronRun, JobContext, Queue, RetryableError, cron, job
+from mluv.jobs.arq_state import jobs_alive
 from mluv.jobs.retry import BROADCAST_RETRY, DELIVERY_RETRY
 from mluv.logs import get_logger
 from mluv.resources import Resources
@@ -43,7 +44,6 @@ from mluv.telegram.ratelimit import RateLimited
 from mluv.telegram.sender import (
     TELEGRAM_TEXT_LIMIT,
     FinishHook,
-    jobs_alive,
     visible_length,
 )
 

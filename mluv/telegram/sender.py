@@ -39,7 +39,7 @@ import functools
 import html
 import math
 import re
-from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -59,13 +59,13 @@ from aiogram.exceptions import (
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, ReplyParameters
-from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mluv.db.learners import mark_blocked
 from mluv.db.models import Delivery, DeliveryStatus, JobFailure
+from mluv.jobs.arq_state import jobs_known
 from mluv.jobs.retry import RetryableError
 from mluv.logs import get_logger, redact
 from mluv.telegram.ratelimit import RateLimited, RateLimiter
@@ -733,31 +733,6 @@ class Sender:
                 gave_up=len(gave_up),
             )
         return report
-
-
-async def jobs_known(redis: Redis, job_ids: Iterable[str]) -> set[str]:
-    """The ids among `job_ids` that arq still knows: queued or deferred (job key), running (in-progress
-    key) or finished with a kept result. A job with none of these vanished (Redis lost, flushed)."""
-    ids = list(job_ids)
-    if not ids:
-        return set()
-    async with redis.pipeline(transaction=False) as pipe:
-        for job_id in ids:
-            pipe.exists(job_key_prefix + job_id, in_progress_key_prefix + job_id, result_key_prefix + job_id)
-        counts = await pipe.execute()
-    return {job_id for job_id, count in zip(ids, counts, strict=True) if count}
-
-
-async def jobs_alive(redis: Redis, job_ids: Iterable[str]) -> set[str]:
-    """The ids among `job_ids` that are queued, deferred or running (not finished, not vanished)."""
-    ids = list(job_ids)
-    if not ids:
-        return set()
-    async with redis.pipeline(transaction=False) as pipe:
-        for job_id in ids:
-            pipe.exists(job_key_prefix + job_id, in_progress_key_prefix + job_id)
-        counts = await pipe.execute()
-    return {job_id for job_id, count in zip(ids, counts, strict=True) if count}
 
 
 def _duplicate(row: _Row) -> DeliveryResult:
