@@ -1,6 +1,6 @@
 """The sandbox as one object: state, limits, faults, update delivery and the simulator, glued together.
 
-The aiohttp routes (server.py, control.py) are thin layers over `Sandbox`; everything runs on one event
+The aiohttp routes (server.py, control/) are thin layers over `Sandbox`; everything runs on one event
 loop, and no await separates a limit check from the recording of a message, so concurrent requests are
 counted exactly.
 """
@@ -15,21 +15,20 @@ from typing import Any
 
 from aiohttp import web
 
-from mluv.telegram.sandbox.botapi import (
+from mluv.telegram.sandbox.botapi.calls import (
     BAD_GATEWAY,
     INTERNAL_SERVER_ERROR,
     NOT_FOUND,
     POLL_TERMINATED,
-    SEND_METHODS,
     UNAUTHORIZED,
     WEBHOOK_CONFLICT,
     ApiError,
-    BotApi,
     Call,
     Described,
     Params,
     too_many_requests,
 )
+from mluv.telegram.sandbox.botapi.methods import SEND_METHODS, BotApi
 from mluv.telegram.sandbox.config import FaultsConfig, LimitsConfig, SandboxConfig
 from mluv.telegram.sandbox.delivery import Signal, WebhookPusher
 from mluv.telegram.sandbox.faults import Fault, FaultInjector

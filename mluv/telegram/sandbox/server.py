@@ -1,5 +1,5 @@
 """The aiohttp application: Telegram's Bot API at /bot<token>/<method> and file downloads at
-/file/bot<token>/<path>, plus the control API under /_sandbox/ (control.py)."""
+/file/bot<token>/<path>, plus the control API under /_sandbox/ (control/)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
-from mluv.telegram.sandbox.botapi import NOT_FOUND, ApiError, Params, Upload, bad_request
+from mluv.telegram.sandbox.botapi.calls import NOT_FOUND, ApiError, Params, Upload, bad_request
 from mluv.telegram.sandbox.config import SandboxConfig
-from mluv.telegram.sandbox.control import add_control_routes
+from mluv.telegram.sandbox.control.routes import add_control_routes
 from mluv.telegram.sandbox.core import SANDBOX_KEY, Sandbox
 from mluv.telegram.sandbox.limits import Clock
 from mluv.telegram.sandbox.state import JSON, WallClock
