@@ -32,10 +32,12 @@ from mluv.bot.dispatcher import create_dispatcher, get_routers
 from mluv.db.learners import record_practice
 from mluv.db.models import Message as MessageRow
 from mluv.db.models import User
+from mluv.domain.czech import count_words, warm_up
 from mluv.domain.feedback import format_feedback
-from mluv.domain.review import OfflineReviewer, count_words, review_text, warm_up
+from mluv.domain.review import OfflineReviewer
 from mluv.i18n import t
 from mluv.resources import Resources
+from mluv.reviewers.llm import review_text
 from mluv.settings import load_settings
 from mluv.telegram.sandbox import SandboxConfig, run_sandbox
 

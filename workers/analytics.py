@@ -34,7 +34,7 @@ A run over the limit does nothing and says so in its result: a snapshot taken in
 so skipping loses nothing, and deferring would only pile runs up. The cron ticks twice an hour; the limit
 guards on-demand runs (`refresh_platform_metrics`, e.g. a dashboard button).
 
-**Weekly report** (contents, recommendations, caption, chart: `mluv.domain.reports`). Without
+**Weekly report** (its parts and where each lives: `mluv.domain.reports`). Without
 `week_start` it covers the most recent Monday–Sunday week that is over in the learner's timezone (on a
 Wednesday: the week that ended last Sunday). A finished week never changes, so the report is generated
 once, stored in weekly_reports (unique per learner and week) and reused: "cached a week" means every
@@ -68,24 +68,15 @@ from mluv.db.analytics import (
     store_weekly_report,
     upsert_daily_stats_all,
     upsert_daily_stats_for_user,
-    week_bounds,
     week_messages,
     week_mistakes,
-    words_between,
+    week_words,
 )
 from mluv.db.learners import streak_state
 from mluv.db.models import DeliveryStatus, User
-from mluv.domain.progress import local_date, streak_as_of
-from mluv.domain.reports import (
-    WeeklyReport,
-    build_weekly_report,
-    day_figures,
-    previous_week_start,
-    render_caption,
-    week_is_over,
-    week_label,
-    weekly_chart_png,
-)
+from mluv.domain.progress import WEEK_DAYS, local_date, previous_week_start, streak_as_of, week_is_over
+from mluv.domain.report_figures import WeeklyReport, day_figures
+from mluv.domain.reports import build_weekly_report, render_caption, week_label, weekly_chart_png
 from mluv.i18n import t
 from mluv.jobs import CronRun, JobContext, Queue, cron, every, job
 from mluv.jobs.retry import BATCH_RETRY, MAINTENANCE_RETRY
@@ -310,11 +301,9 @@ async def generate_weekly_report(
 
 
 async def _compute_report(session: AsyncSession, user: User, week: dt.date, today: dt.date) -> WeeklyReport:
-    start, end = week_bounds(week, user.timezone)
-    previous_start, _ = week_bounds(week - dt.timedelta(days=7), user.timezone)
-    messages = await week_messages(session, user.id, start, end)
-    mistakes = await week_mistakes(session, user.id, start, end)
-    previous_words = await words_between(session, user.id, previous_start, start)
+    messages = await week_messages(session, user.id, week, user.timezone)
+    mistakes = await week_mistakes(session, user.id, week, user.timezone)
+    previous_words = await week_words(session, user.id, week - dt.timedelta(days=WEEK_DAYS), user.timezone)
     streak = await streak_state(session, user.id)
     return build_weekly_report(
         week,

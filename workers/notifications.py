@@ -10,18 +10,20 @@ from filling with duplicates; the ledger is what guarantees "once".
     send_daily_reminders                 long   3      hourly at :00
     send_daily_challenge_notification    fast   5      challenge:{day}:{user_id}:{count}
     send_weekly_report_notification      long   3      Mondays 12:00, caught up
-    send_weekly_summary(user_id, week)   fast   5      weekly:{week_start}:{user_id}
+
+The weekly report itself (building, storing, sending) is workers.analytics.generate_weekly_report; the
+Monday cron here only decides who gets it (see `mluv.domain.reports` for where each part lives).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from arq.connections import ArqRedis
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mluv.db.notifications import (
     count_written,
@@ -29,30 +31,22 @@ from mluv.db.notifications import (
     recipient,
     reminder_timezones,
     weekly_recipients,
-    written_between,
 )
 from mluv.domain.progress import (
     DAILY_CHALLENGE_MESSAGES,
     DAILY_CHALLENGE_NUDGES,
     day_bounds,
     local_date,
+    previous_week_start,
     streak_as_of,
 )
-from mluv.domain.reminders import last_week, reminder_slots, summarise_week, week_bounds, weekly_tips
+from mluv.domain.reminders import reminder_slots
 from mluv.i18n import t
-from mluv.jobs import (
-    CronRun,
-    DeclaredJob,
-    InvalidJobArguments,
-    JobContext,
-    Queue,
-    cron,
-    job,
-)
-from mluv.jobs import registry as job_registry
+from mluv.jobs import CronRun, DeclaredJob, JobContext, Queue, cron, job
 from mluv.jobs.retry import BATCH_RETRY, DELIVERY_RETRY
 from mluv.logs import get_logger
 from mluv.resources import Resources
+from workers.analytics import generate_weekly_report
 
 log = get_logger(__name__)
 
@@ -60,7 +54,6 @@ log = get_logger(__name__)
 # Ledger kinds (deliveries.kind).
 REMINDER_KIND = "reminder"
 CHALLENGE_KIND = "challenge"
-WEEKLY_KIND = "weekly-summary"
 
 # The nudge waits a little so it follows the feedback on the message that triggered it.
 CHALLENGE_NUDGE_DELAY = dt.timedelta(seconds=3)
@@ -68,8 +61,6 @@ CHALLENGE_NUDGE_DELAY = dt.timedelta(seconds=3)
 ENQUEUE_CONCURRENCY = 20
 # A fan-out is spread over time at this share of the global send rate, leaving room for other messages.
 FAN_OUT_RATE_SHARE = 0.8
-# The analytics catalogue's report job, looked up by name so this module does not import it.
-WEEKLY_REPORT_JOB = "generate_weekly_report"
 
 
 def _now() -> dt.datetime:
@@ -88,22 +79,18 @@ def fan_out_spacing(ctx: JobContext[Resources]) -> float:
 async def enqueue_each(
     pool: ArqRedis,
     declared: DeclaredJob[Any, Any],
-    batch: Sequence[BaseModel],
-    job_ids: Sequence[str | None] | None = None,
+    batch: Sequence[Mapping[str, Any]],
     *,
     spacing: float = 0.0,
 ) -> int:
-    """Enqueue one job per validated argument set, the n-th due `n * spacing` seconds from now; the number
-    actually enqueued (not already queued). `job_ids` overrides the job's own id per item (None keeps it).
+    """Enqueue `declared` once per set of keyword arguments, the n-th due `n * spacing` seconds from now;
+    the number actually enqueued (not already queued under the job's deterministic id).
     """
-    ids = list(job_ids) if job_ids is not None else [None] * len(batch)
     enqueued = 0
     for start in range(0, len(batch), ENQUEUE_CONCURRENCY):
         jobs = await asyncio.gather(
             *(
-                declared.enqueue_values(
-                    pool, batch[index], job_id=ids[index], defer_by=index * spacing or None
-                )
+                declared.options(defer_by=index * spacing or None).enqueue(pool, **batch[index])
                 for index in range(start, min(start + ENQUEUE_CONCURRENCY, len(batch)))
             )
         )
@@ -162,7 +149,7 @@ async def send_daily_reminders(ctx: JobContext[Resources], run: CronRun) -> dict
     async with ctx.resources.session_factory() as session:
         slots = reminder_slots(tick, await reminder_timezones(session, tick))
         due = await due_reminders(session, slots, tick)
-    batch = [send_streak_reminder.validate(user_id=item.user_id, day=item.day) for item in due]
+    batch = [{"user_id": item.user_id, "day": item.day} for item in due]
     enqueued = await enqueue_each(ctx.redis, send_streak_reminder, batch, spacing=fan_out_spacing(ctx))
     log.info("reminders enqueued", due=len(due), enqueued=enqueued, tick=tick.isoformat())
     return {"timezones": len(slots), "due": len(due), "enqueued": enqueued}
@@ -218,80 +205,22 @@ async def send_daily_challenge_notification(
 # --- weekly report -------------------------------------------------------------------------------------
 
 
-@job(queue=Queue.FAST, retry=DELIVERY_RETRY, job_id="weekly:{week_start}:{user_id}")
-async def send_weekly_summary(
-    ctx: JobContext[Resources], user_id: int, week_start: dt.date
-) -> dict[str, Any]:
-    """The learner's week (local days from Monday `week_start`) in numbers, with recommendations."""
-    async with ctx.resources.session_factory() as session:
-        learner = await recipient(session, user_id)
-        if learner is None or not learner.reachable:
-            return {"skipped": "inactive"}
-        start, end = week_bounds(week_start, learner.timezone)
-        summary = summarise_week(await written_between(session, user_id, start, end), learner.timezone)
-    if not summary.active:
-        return {"skipped": "nothing written"}
-    lang = learner.language
-    report = t(
-        lang,
-        "weekly-report-ready",
-        messages=summary.messages,
-        words=summary.words,
-        days=summary.days,
-        correctness=summary.correctness or 0,
-    )
-    text = "\n\n".join([report, *(t(lang, key) for key in weekly_tips(summary))])
-    result = await ctx.resources.sender.send_message(
-        kind=WEEKLY_KIND,
-        chat_id=user_id,
-        business_key=f"weekly:{week_start.isoformat()}",
-        text=text,
-        job_id=ctx.job_id,
-    )
-    return {"delivery": result.status.value, "duplicate": result.duplicate, "messages": summary.messages}
-
-
-def _report_job_values(
-    declared: DeclaredJob[Any, Any], learners: Sequence[int], week_start: dt.date
-) -> list[BaseModel] | None:
-    """Arguments for the analytics report job: (user_id, week_start) if it takes the week, else
-    (user_id); None if it takes neither (then the summaries go out instead)."""
-    problem = ""
-    for with_week in (True, False):
-        try:
-            return [
-                declared.validate(user_id=user_id, **({"week_start": week_start} if with_week else {}))
-                for user_id in learners
-            ]
-        except InvalidJobArguments as error:
-            problem = str(error)
-    log.error("cannot enqueue the weekly report job; sending summaries instead", error=problem)
-    return None
-
-
 @cron(queue=Queue.LONG, weekday=0, hour=12, minute=0, catch_up=True, retry=BATCH_RETRY)
 async def send_weekly_report_notification(ctx: JobContext[Resources], run: CronRun) -> dict[str, Any]:
-    """Mondays: every learner active last week gets their weekly report.
+    """Mondays: every learner active last week gets their weekly report (generate_weekly_report).
 
-    The analytics catalogue's generate_weekly_report (chart, cached report) does it when it is
-    registered; otherwise send_weekly_summary sends the summary text with recommendations. 12:00 UTC is
-    after Sunday has ended for every learner, UTC-12 included (the report job refuses unfinished weeks).
+    The week is the one before the tick's (UTC) week; 12:00 UTC is after Sunday has ended for every
+    learner, UTC-12 included (the report job refuses unfinished weeks). The report job's id,
+    `report:{user_id}:{week_start}`, keeps a re-run (a retry, a caught-up tick) from queueing it twice.
     """
-    week_start = last_week(run.tick)
+    week_start = previous_week_start(run.tick.astimezone(dt.UTC).date())
     async with ctx.resources.session_factory() as session:
         learners = await weekly_recipients(session, week_start)
-    report_job = job_registry.jobs.get(WEEKLY_REPORT_JOB)
-    values = _report_job_values(report_job, learners, week_start) if report_job is not None else None
-    if report_job is not None and values is not None:
-        via = WEEKLY_REPORT_JOB
-        # Without an id of its own the report job gets one per week, so a re-run does not queue twice.
-        ids = [
-            None if report_job.job_id_template else f"weekly-report:{week_start}:{user_id}"
-            for user_id in learners
-        ]
-        enqueued = await enqueue_each(ctx.redis, report_job, values, ids, spacing=fan_out_spacing(ctx))
-    else:
-        via = send_weekly_summary.name
-        batch = [send_weekly_summary.validate(user_id=user_id, week_start=week_start) for user_id in learners]
-        enqueued = await enqueue_each(ctx.redis, send_weekly_summary, batch, spacing=fan_out_spacing(ctx))
-    return {"week_start": week_start.isoformat(), "learners": len(learners), "enqueued": enqueued, "via": via}
+    batch = [{"user_id": user_id, "week_start": week_start} for user_id in learners]
+    enqueued = await enqueue_each(ctx.redis, generate_weekly_report, batch, spacing=fan_out_spacing(ctx))
+    return {
+        "week_start": week_start.isoformat(),
+        "learners": len(learners),
+        "enqueued": enqueued,
+        "via": generate_weekly_report.name,
+    }

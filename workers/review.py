@@ -9,10 +9,11 @@ from sqlalchemy import update
 
 from mluv.db.models import Message, User
 from mluv.domain.feedback import format_feedback
-from mluv.domain.review import Review, review_text
+from mluv.domain.review import Review
 from mluv.jobs import JobContext, Queue, job
 from mluv.jobs.retry import REVIEW_RETRY
 from mluv.resources import Resources
+from mluv.reviewers.llm import review_text
 
 
 @job(queue=Queue.FAST, retry=REVIEW_RETRY, job_id="review:{message_id}", timeout=25)

@@ -1,13 +1,15 @@
 """SQL for statistics: daily statistics (one learner, or every learner in one statement), platform metrics,
 and the weekly report's figures and cache. One place for daily_stats, platform_metrics and weekly_reports.
+(The weekly report's parts: `mluv.domain.reports`.)
 
 **Daily statistics** (`daily_stats`, one row per learner and *local* day, upserted on (user_id, date)):
 
 - `messages_count`: messages written that day; `words_count`: Σ word_count;
 - `correct_words`: round(Σ word_count × correctness / 100) over reviewed messages (halves away from zero);
 - `correctness_avg`: Σ(word_count × correctness) / Σ word_count over reviewed messages, i.e. the mean
-  correctness weighted by words (an empty text scores 100 but has no words, so it does not count); NULL
-  when no reviewed message has words;
+  correctness weighted by words, unrounded (the formula of `mluv.domain.progress.weighted_correctness`,
+  which rounds it for the weekly report; an empty text scores 100 but has no words, so it does not
+  count); NULL when no reviewed message has words;
 - `challenge_completed`: at least DAILY_CHALLENGE_MESSAGES messages that day.
 
 A learner's day is their local calendar day in `users.timezone` (an unknown zone name counts as
@@ -35,8 +37,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mluv.db.models import Message, PlatformMetrics, WeeklyReport
-from mluv.domain.progress import DAILY_CHALLENGE_MESSAGES, DEFAULT_TIMEZONE, day_bounds
-from mluv.domain.reports import MessageFigures, Mistake
+from mluv.domain.progress import DAILY_CHALLENGE_MESSAGES, DEFAULT_TIMEZONE, day_bounds, week_bounds
+from mluv.domain.report_figures import MessageFigures, Mistake
 
 # Every timezone is within UTC-12 … UTC+14: the UTC instants of local date L lie in
 # [L 00:00 - 14 h, L+1 00:00 + 12 h). A little margin on top.
@@ -338,16 +340,11 @@ async def insert_platform_metrics(session: AsyncSession, figures: PlatformFigure
 # --- the weekly report ----------------------------------------------------------------------------------
 
 
-def week_bounds(week_start: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:
-    """UTC instants where the learner's local week (Monday to Sunday) starts and ends."""
-    start, _ = day_bounds(week_start, timezone)
-    end, _ = day_bounds(week_start + dt.timedelta(days=7), timezone)
-    return start, end
-
-
 async def week_messages(
-    session: AsyncSession, user_id: int, start: dt.datetime, end: dt.datetime
+    session: AsyncSession, user_id: int, week_start: dt.date, timezone: str
 ) -> list[MessageFigures]:
+    """The learner's messages of their local week starting `week_start`, oldest first."""
+    start, end = week_bounds(week_start, timezone)
     rows = await session.execute(
         select(Message.created_at, Message.word_count, Message.correctness)
         .where(Message.user_id == user_id, Message.created_at >= start, Message.created_at < end)
@@ -356,7 +353,9 @@ async def week_messages(
     return [MessageFigures(row.created_at, row.word_count, row.correctness) for row in rows]
 
 
-async def words_between(session: AsyncSession, user_id: int, start: dt.datetime, end: dt.datetime) -> int:
+async def week_words(session: AsyncSession, user_id: int, week_start: dt.date, timezone: str) -> int:
+    """The words the learner wrote in their local week starting `week_start`."""
+    start, end = week_bounds(week_start, timezone)
     words = await session.scalar(
         select(func.coalesce(func.sum(Message.word_count), 0)).where(
             Message.user_id == user_id, Message.created_at >= start, Message.created_at < end
@@ -381,9 +380,11 @@ GROUP BY 1, 2, 3
 
 
 async def week_mistakes(
-    session: AsyncSession, user_id: int, start: dt.datetime, end: dt.datetime
+    session: AsyncSession, user_id: int, week_start: dt.date, timezone: str
 ) -> list[Mistake]:
-    """Corrections in the reviews (Review.to_json: {"corrections": [{kind, original, suggestion}, …]})."""
+    """Corrections in the reviews of the local week's messages (Review.to_json: {"corrections": [{kind,
+    original, suggestion}, …]}), counted per (kind, lower-cased original and suggestion)."""
+    start, end = week_bounds(week_start, timezone)
     rows = await session.execute(_MISTAKES, {"user_id": user_id, "start": start, "end": end})
     return [Mistake(row.kind or "other", row.original, row.suggestion, int(row.occurrences)) for row in rows]
 

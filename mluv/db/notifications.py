@@ -1,4 +1,4 @@
-"""Database access for notifications: who is due a reminder or a weekly summary, and what they wrote.
+"""Database access for notifications: who is due a reminder or the weekly report, and how much they wrote.
 
 Reads users, streaks and messages; writes nothing (deliveries go through the Sender's ledger).
 """
@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from mluv.db.models import Message, Streak, User
-from mluv.domain.progress import StreakState
-from mluv.domain.reminders import ReminderSlot, WrittenMessage
+from mluv.domain.progress import StreakState, week_window
+from mluv.domain.reminders import ReminderSlot
 
-# "Active" for reminders and weekly summaries: practised (or joined) within this many days.
+# "Active" for reminders: practised (or joined) within this many days.
 ACTIVE_DAYS = 7
 
 
@@ -115,11 +115,7 @@ async def weekly_recipients(session: AsyncSession, week_start: dt.date) -> list[
 
     Activity must be inside the reported week: a learner who only arrived since has nothing to report.
     """
-    # The UTC window covers the local week in every timezone (UTC-12 … UTC+14).
-    start = dt.datetime.combine(week_start, dt.time.min, tzinfo=dt.UTC) - dt.timedelta(hours=14)
-    end = dt.datetime.combine(week_start + dt.timedelta(days=7), dt.time.min, tzinfo=dt.UTC) + dt.timedelta(
-        hours=12
-    )
+    start, end = week_window(week_start)
     wrote = (
         select(Message.id)
         .where(Message.user_id == User.id, Message.created_at >= start, Message.created_at < end)
@@ -127,19 +123,6 @@ async def weekly_recipients(session: AsyncSession, week_start: dt.date) -> list[
     )
     rows = await session.scalars(select(User.id).where(reachable(), wrote).order_by(User.id))
     return list(rows)
-
-
-async def written_between(
-    session: AsyncSession, user_id: int, start: dt.datetime, end: dt.datetime
-) -> list[WrittenMessage]:
-    rows = await session.execute(
-        select(Message.created_at, Message.word_count, Message.correctness).where(
-            Message.user_id == user_id, Message.created_at >= start, Message.created_at < end
-        )
-    )
-    return [
-        WrittenMessage(created_at, words, correctness) for created_at, words, correctness in rows.tuples()
-    ]
 
 
 async def count_written(session: AsyncSession, user_id: int, start: dt.datetime, end: dt.datetime) -> int:

@@ -1,17 +1,27 @@
-"""A learner's day, streak and daily challenge: pure rules, no I/O.
+"""A learner's day and week, streak, daily challenge and correctness over time: pure rules, no I/O.
 
-A learner's day is their local calendar day (users.timezone); times are stored in UTC.
+A learner's day is their local calendar day (users.timezone); times are stored in UTC. A learner's week
+is Monday to Sunday of their local days: `week_bounds` gives its UTC instants, `week_window` instants
+that hold it whatever the timezone, `previous_week_start` the most recent week that is over (the one the
+weekly report covers).
+
+**Correctness of several messages** (a day, a week): weighted by words, Σ(word_count × correctness) /
+Σ word_count over the reviewed messages, rounded half up (`weighted_correctness`); None when nothing with
+words was reviewed. Weighting by words means an empty text (0 words, scored 100) and a one-word "Ahoj"
+count for what they are. daily_stats.correctness_avg is the same ratio, unrounded (mluv.db.analytics).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Messages a day that complete the daily challenge; the nudge goes out at the 3rd and 4th.
 DAILY_CHALLENGE_MESSAGES = 5
 DAILY_CHALLENGE_NUDGES = (3, 4)
+WEEK_DAYS: Final = 7
 DEFAULT_TIMEZONE = "Europe/Prague"
 # Offered on the settings keyboard: where learners of Czech from Russia and Ukraine mostly live.
 COMMON_TIMEZONES = (
@@ -34,10 +44,6 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(DEFAULT_TIMEZONE)
 
 
-def is_valid_timezone(name: str) -> bool:
-    return name in available_timezones()
-
-
 def local_date(now: dt.datetime, timezone: str) -> dt.date:
     """The learner's calendar date at the UTC instant `now`."""
     return now.astimezone(zone(timezone)).date()
@@ -49,6 +55,53 @@ def day_bounds(day: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:
     start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
     return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+# --- weeks ----------------------------------------------------------------------------------------------
+
+
+def week_start_of(day: dt.date) -> dt.date:
+    """The Monday of `day`'s week."""
+    return day - dt.timedelta(days=day.weekday())
+
+
+def previous_week_start(today: dt.date) -> dt.date:
+    """The Monday of the most recent week that is over on `today` (the week before today's week)."""
+    return week_start_of(today) - dt.timedelta(days=WEEK_DAYS)
+
+
+def week_is_over(week_start: dt.date, today: dt.date) -> bool:
+    return week_start + dt.timedelta(days=WEEK_DAYS) <= today
+
+
+def week_bounds(week_start: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:
+    """The UTC instants where the learner's local week (Monday to Sunday) starts and the next one starts."""
+    start, _ = day_bounds(week_start, timezone)
+    end, _ = day_bounds(week_start + dt.timedelta(days=WEEK_DAYS), timezone)
+    return start, end
+
+
+def week_window(week_start: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """UTC instants that hold the local week starting `week_start` in every timezone (UTC-12 … UTC+14)."""
+    start = dt.datetime.combine(week_start, dt.time.min, tzinfo=dt.UTC) - dt.timedelta(hours=14)
+    end = dt.datetime.combine(week_start + dt.timedelta(days=WEEK_DAYS), dt.time.min, tzinfo=dt.UTC)
+    return start, end + dt.timedelta(hours=12)
+
+
+# --- correctness ----------------------------------------------------------------------------------------
+
+
+def weighted_correctness(points: int, reviewed_words: int) -> int | None:
+    """round(points / reviewed_words), halves up; None without reviewed words.
+
+    `points`: Σ word_count × correctness over the reviewed messages; `reviewed_words`: their Σ word_count.
+    """
+    if reviewed_words <= 0:
+        return None
+    return (2 * points + reviewed_words) // (2 * reviewed_words)
+
+
+# --- streaks and the daily challenge --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -83,7 +136,3 @@ class ChallengeProgress:
     @property
     def completed(self) -> bool:
         return self.done >= self.target
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.target - self.done)

@@ -1,4 +1,5 @@
-"""The weekly report (pure): weeks, figures, mistakes, recommendations, caption and chart.
+"""The weekly report (pure): figures, mistakes, recommendations, caption and chart (its week:
+tests/domain/test_progress.py).
 
 .venv/bin/python -m tests.domain.test_reports    # regenerates docs/weekly-report-example.png
 """
@@ -15,27 +16,25 @@ import pytest
 
 from mluv import i18n
 from mluv.domain.feedback import telegram_length
-from mluv.domain.reports import (
-    CAPTION_LIMIT,
-    CZECH_WEEKDAYS,
+from mluv.domain.report_figures import (
     MAX_MISTAKES,
-    MAX_TIPS,
     DayFigures,
     MessageFigures,
     Mistake,
     Tip,
     WeeklyReport,
+    day_figures,
+    rank_mistakes,
+)
+from mluv.domain.report_tips import MAX_TIPS
+from mluv.domain.reports import (
+    CAPTION_LIMIT,
+    CZECH_WEEKDAYS,
     build_weekly_report,
     chart_bars,
-    day_figures,
-    previous_week_start,
-    rank_mistakes,
     render_caption,
-    week_is_over,
     week_label,
-    week_start_of,
     weekly_chart_png,
-    weighted_correctness,
 )
 from mluv.i18n import t
 from tests.domain.test_chart import read_png
@@ -89,36 +88,12 @@ def sample_report() -> WeeklyReport:
 # --- weeks ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("today", "expected"),
-    [
-        (dt.date(2024, 11, 18), dt.date(2024, 11, 11)),  # Monday: last week just ended
-        (dt.date(2024, 11, 20), dt.date(2024, 11, 11)),  # Wednesday
-        (dt.date(2024, 11, 24), dt.date(2024, 11, 11)),  # Sunday: this week is not over yet
-        (dt.date(2025, 1, 1), dt.date(2024, 12, 23)),  # across the year
-    ],
-)
-def test_previous_week_start(today: dt.date, expected: dt.date) -> None:
-    assert previous_week_start(today) == expected
-    assert expected.weekday() == 0
-    assert week_is_over(expected, today)
-    assert not week_is_over(week_start_of(today), today)
-
-
 def test_week_label() -> None:
     assert week_label(MONDAY) == "18.11–24.11"
     assert week_label(dt.date(2024, 12, 30)) == "30.12–05.01"
 
 
 # --- figures --------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("points", "words", "expected"),
-    [(0, 0, None), (850, 10, 85), (845, 10, 85), (844, 10, 84), (100, 3, 33), (200, 3, 67)],
-)
-def test_weighted_correctness_rounds_half_up(points: int, words: int, expected: int | None) -> None:
-    assert weighted_correctness(points, words) == expected
 
 
 def test_day_figures_group_by_the_learners_local_day() -> None:

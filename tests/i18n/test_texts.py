@@ -70,7 +70,6 @@ REQUIRED_KEYS = {
     "streak-reminder",
     "daily-reminder",
     "daily-challenge-nudge",
-    "weekly-report-ready",
     "streak-milestone",
     "btn-reminders-on",
     "btn-reminders-off",

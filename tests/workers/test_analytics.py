@@ -30,9 +30,16 @@ from mluv.db.analytics import (
 )
 from mluv.db.models import CronRun as CronRunRow
 from mluv.db.models import DailyStats, Delivery, Message, PlatformMetrics, Streak, User, WeeklyReport
-from mluv.domain.progress import DAILY_CHALLENGE_MESSAGES, day_bounds, local_date, zone
-from mluv.domain.reports import WeeklyReport as Report
-from mluv.domain.reports import previous_week_start, render_caption, week_start_of
+from mluv.domain.progress import (
+    DAILY_CHALLENGE_MESSAGES,
+    day_bounds,
+    local_date,
+    previous_week_start,
+    week_start_of,
+    zone,
+)
+from mluv.domain.report_figures import WeeklyReport as Report
+from mluv.domain.reports import render_caption
 from mluv.domain.review import Correction, Review
 from mluv.i18n import t
 from mluv.jobs import InvalidJobArguments, JobContext, Queue, registry

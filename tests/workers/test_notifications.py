@@ -9,9 +9,8 @@ import datetime as dt
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from arq import Retry
@@ -19,20 +18,18 @@ from arq.jobs import Job
 
 from mluv.db.models import DeliveryStatus
 from mluv.domain.progress import day_bounds, local_date, zone
-from mluv.domain.reminders import WeekSummary, weekly_tips
 from mluv.i18n import t
-from mluv.jobs import DeclaredJob, InvalidJobArguments, JobContext, Queue, registry
+from mluv.jobs import InvalidJobArguments, Queue, registry
 from mluv.jobs.cron import CronJobSpec
 from mluv.jobs.serializer import deserialize
 from mluv.settings import Settings
 from tests.workers.job_harness import Harness, bot_with_workers, eventually, job_harness, utc
-from workers import notifications
+from workers.analytics import generate_weekly_report
 from workers.notifications import (
     send_daily_challenge_notification,
     send_daily_reminders,
     send_streak_reminder,
     send_weekly_report_notification,
-    send_weekly_summary,
 )
 
 pytestmark = pytest.mark.integration
@@ -63,9 +60,6 @@ def test_jobs_are_declared_with_queue_tries_and_ids() -> None:
     values = send_daily_challenge_notification.validate(user_id=42, day=day, count=3)
     assert send_daily_challenge_notification.job_id_for(values) == "challenge:2026-11-21:42:3"
     assert send_daily_challenge_notification.queue is Queue.FAST
-    assert send_weekly_summary.job_id_for(send_weekly_summary.validate(user_id=42, week_start=day)) == (
-        "weekly:2026-11-21:42"
-    )
     with pytest.raises(InvalidJobArguments):
         send_daily_challenge_notification.validate(user_id=42, day=day, count=5)
     with pytest.raises(InvalidJobArguments):
@@ -382,88 +376,30 @@ async def _week_of_practice(harness: Harness) -> None:
     await harness.add_messages(LEARNER + 3, utc(2024, 1, 15, 13), words=5)
 
 
-async def test_weekly_report_notification_sends_a_summary_with_tips(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch
+async def test_weekly_report_notification_enqueues_the_report_job_once_per_learner_and_week(
+    harness: Harness,
 ) -> None:
-    monkeypatch.delitem(registry.jobs, notifications.WEEKLY_REPORT_JOB, raising=False)
     await _week_of_practice(harness)
 
     result = await harness.run_cron(send_weekly_report_notification, MONDAY)
-    assert result == {"week_start": "2024-01-08", "learners": 1, "enqueued": 1, "via": "send_weekly_summary"}
-    assert await harness.job_ids("weekly:") == {f"weekly:{WEEK}:{LEARNER}"}
+
+    assert result == {
+        "week_start": "2024-01-08",
+        "learners": 1,
+        "enqueued": 1,
+        "via": "generate_weekly_report",
+    }
+    job_id = f"report:{LEARNER}:{WEEK}"
+    assert await harness.job_ids("report:") == {job_id}
+    info = await Job(job_id, harness.resources.pool, _deserializer=deserialize).info()
+    assert info is not None and info.function == generate_weekly_report.name
+    assert info.kwargs == {"user_id": LEARNER, "week_start": WEEK}
     # The same tick again (a second worker, a retry) does nothing.
     assert await harness.run_cron(send_weekly_report_notification, MONDAY) == {"skipped": "2024-01-15"}
-
-    results = [await harness.run(send_weekly_summary, user_id=LEARNER, week_start=WEEK) for _ in range(2)]
-
-    summary = WeekSummary(messages=4, words=20, days=3, correctness=80)
-    assert weekly_tips(summary) == ["weekly-tip-more-days", "weekly-tip-longer"]
-    report = t("ru", "weekly-report-ready", messages=4, words=20, days=3, correctness=80)
-    expected = "\n\n".join([report, t("ru", "weekly-tip-more-days"), t("ru", "weekly-tip-longer")])
-    assert await harness.texts(LEARNER) == [expected]
-    assert [r["duplicate"] for r in results] == [False, True]
-
-
-async def test_weekly_summary_skips_a_week_without_practice(harness: Harness) -> None:
-    await harness.add_learner(LEARNER)
-    assert await harness.run(send_weekly_summary, user_id=LEARNER, week_start=WEEK) == {
-        "skipped": "nothing written"
-    }
-    assert await harness.texts(LEARNER) == []
-
-
-async def _report_for(ctx: JobContext[Any], user_id: int) -> None:
-    return None
-
-
-async def _report_for_a_week(ctx: JobContext[Any], user_id: int, week_start: dt.date | None = None) -> None:
-    return None
-
-
-async def _report_for_week(ctx: JobContext[Any], user_id: int, week: dt.date) -> None:
-    return None
-
-
-@pytest.mark.parametrize(
-    ("report_job", "job_id", "arguments"),
-    [
-        (_report_for, f"weekly-report:{WEEK}:{LEARNER}", {"user_id": LEARNER}),
-        (_report_for_a_week, "its-own-id", {"user_id": LEARNER, "week_start": WEEK}),
-    ],
-    ids=["user-only", "with-week-and-own-id"],
-)
-async def test_weekly_report_notification_delegates_to_the_report_job_when_registered(
-    harness: Harness,
-    monkeypatch: pytest.MonkeyPatch,
-    report_job: Callable[..., Awaitable[None]],
-    job_id: str,
-    arguments: dict[str, object],
-) -> None:
-    own_id = "its-own-id" if report_job is _report_for_a_week else None
-    fake = DeclaredJob(report_job, name=notifications.WEEKLY_REPORT_JOB, queue=Queue.LONG, job_id=own_id)
-    monkeypatch.setitem(registry.jobs, notifications.WEEKLY_REPORT_JOB, fake)
-    await _week_of_practice(harness)
-
-    result = await harness.run_cron(send_weekly_report_notification, MONDAY)
-
-    assert result["via"] == "generate_weekly_report" and result["enqueued"] == 1
-    info = await Job(job_id, harness.resources.pool, _deserializer=deserialize).info()
-    assert info is not None and info.function == notifications.WEEKLY_REPORT_JOB
-    assert info.kwargs == arguments
-    assert await harness.job_ids("weekly:") == set()
-
-
-async def test_weekly_report_notification_falls_back_when_the_report_job_signature_differs(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fake = DeclaredJob(_report_for_week, name=notifications.WEEKLY_REPORT_JOB, queue=Queue.LONG)
-    monkeypatch.setitem(registry.jobs, notifications.WEEKLY_REPORT_JOB, fake)
-    await _week_of_practice(harness)
-
-    result = await harness.run_cron(send_weekly_report_notification, MONDAY)
-
-    assert result["via"] == "send_weekly_summary"
-    assert await harness.job_ids("weekly:") == {f"weekly:{WEEK}:{LEARNER}"}
+    # Another run for the same week (a later tick, a manual run) finds the report job already queued.
+    again = await harness.run_cron(send_weekly_report_notification, utc(2024, 1, 17, 12))
+    assert again["week_start"] == "2024-01-08" and again["learners"] == 1 and again["enqueued"] == 0
+    assert await harness.job_ids("report:") == {job_id}
 
 
 # --- in a real worker process ------------------------------------------------------------------------

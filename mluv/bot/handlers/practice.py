@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mluv.db.learners import record_practice
 from mluv.db.models import User
+from mluv.domain.czech import count_words
 from mluv.domain.progress import DAILY_CHALLENGE_NUDGES, local_date
-from mluv.domain.review import count_words
 from mluv.i18n import t
 from workers.gamification import award_streak_milestones, milestone_job_id
 from workers.notifications import CHALLENGE_NUDGE_DELAY, send_daily_challenge_notification

@@ -193,21 +193,6 @@ daily-challenge-nudge = 🎯 Задание дня: { $done }/{ $goal }. Ост�
         [few] сообщения
        *[many] сообщений
     }, ты почти у цели!
-# $correctness: mean correctness of the week, 0-100
-weekly-report-ready =
-    📈 Твоя неделя в Mluv
-    ✍️ { $messages } { $messages ->
-        [one] сообщение
-        [few] сообщения
-       *[many] сообщений
-    }, { $words } { $words ->
-        [one] слово
-        [few] слова
-       *[many] слов
-    }
-    📅 Дней с практикой: { $days } из 7
-    🎯 Средняя правильность: { $correctness }%
-    Подробный отчёт: /report
 streak-milestone = 🏆 { $days } { $days ->
         [one] день
         [few] дня
@@ -264,13 +249,6 @@ command-stats = статистика за сегодня
 command-report = отчёт за неделю
 command-settings = напоминания, время, язык
 command-help = справка
-
-## Reminders and milestones
-
-weekly-tip-more-days = 💡 Пиши хотя бы пару предложений каждый день: регулярность важнее объёма, а серия будет расти.
-weekly-tip-accuracy = 💡 Перед отправкой перечитай текст и проверь háčky и čárky: так ошибок станет меньше.
-weekly-tip-longer = 💡 Пробуй писать предложения подлиннее: со связками «protože», «když», «ale» ты потренируешь грамматику.
-weekly-tip-keep-going = 💡 Отличная неделя! Попробуй новую тему: опиши свои выходные или планы на лето.
 
 ## Weekly report
 

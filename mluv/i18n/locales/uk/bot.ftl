@@ -193,21 +193,6 @@ daily-challenge-nudge = 🎯 Завдання дня: { $done }/{ $goal }. За�
         [few] повідомлення
        *[many] повідомлень
     }, ти майже біля мети!
-# $correctness: mean correctness of the week, 0-100
-weekly-report-ready =
-    📈 Твій тиждень у Mluv
-    ✍️ { $messages } { $messages ->
-        [one] повідомлення
-        [few] повідомлення
-       *[many] повідомлень
-    }, { $words } { $words ->
-        [one] слово
-        [few] слова
-       *[many] слів
-    }
-    📅 Днів із практикою: { $days } із 7
-    🎯 Середня правильність: { $correctness }%
-    Докладний звіт: /report
 streak-milestone = 🏆 { $days } { $days ->
         [one] день
         [few] дні
@@ -264,13 +249,6 @@ command-stats = статистика за сьогодні
 command-report = звіт за тиждень
 command-settings = нагадування, час, мова
 command-help = довідка
-
-## Reminders and milestones
-
-weekly-tip-more-days = 💡 Пиши хоча б кілька речень щодня: регулярність важливіша за обсяг, а серія зростатиме.
-weekly-tip-accuracy = 💡 Перед надсиланням перечитай текст і перевір háčky та čárky: так помилок стане менше.
-weekly-tip-longer = 💡 Спробуй писати довші речення: зі сполучниками «protože», «když», «ale» ти потренуєш граматику.
-weekly-tip-keep-going = 💡 Чудовий тиждень! Спробуй нову тему: опиши свої вихідні або плани на літо.
 
 ## Weekly report
 
