@@ -32,7 +32,7 @@
 fixed-window counter (`FixedWindowLimiter`: INCR of a key per calendar minute, shared by every process).
 A run over the limit does nothing and says so in its result: a snapshot taken in the same minute exists,
 so skipping loses nothing, and deferring would only pile runs up. The cron ticks twice an hour; the limit
-guards on-demand runs (`refresh_platform_metrics`, e.g. a dashboard button).
+guards on-demand runs (`aggregate_platform_metrics.enqueue_now(pool)`, e.g. a dashboard button).
 
 **Weekly report** (its parts and where each lives: `mluv.domain.reports`). Without
 `week_start` it covers the most recent Monday–Sunday week that is over in the learner's timezone (on a
@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -211,14 +210,6 @@ async def aggregate_platform_metrics(ctx: JobContext[Resources], run: CronRun) -
         figures = await collect_platform_metrics(session, now)
         snapshot_id = await insert_platform_metrics(session, figures)
     return {"id": snapshot_id, **figures.to_json()}
-
-
-async def refresh_platform_metrics(pool: ArqRedis) -> Job | None:
-    """Ask for a snapshot now (a manual run of the cron job, subject to the 10/min limit)."""
-    job_id = f"{aggregate_platform_metrics.name}:manual:{uuid.uuid4().hex}"
-    return await pool.enqueue_job(
-        aggregate_platform_metrics.name, _job_id=job_id, _queue_name=Queue.LONG.value
-    )
 
 
 # --- the weekly report ----------------------------------------------------------------------------------

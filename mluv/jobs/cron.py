@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
@@ -25,6 +26,7 @@ from arq.connections import ArqRedis
 from arq.cron import CronJob as ArqCronJob
 from arq.cron import cron as arq_cron
 from arq.cron import next_cron
+from arq.jobs import Job
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -126,6 +128,11 @@ class CronJobSpec:
         if match is None:
             return None
         return dt.datetime.fromtimestamp(int(match.group(1)) // 1000, tz=UTC)
+
+    async def enqueue_now(self, pool: ArqRedis) -> Job | None:
+        """A manual run, now: keyed `manual:<job id>` in cron_runs, so it never takes a tick's place."""
+        job_id = f"{self.name}:manual:{uuid.uuid4().hex}"
+        return await pool.enqueue_job(self.name, _job_id=job_id, _queue_name=self.queue.value)
 
     # arq integration
 

@@ -569,8 +569,8 @@ async def test_platform_metrics_runs_at_most_ten_times_a_minute(
         assert await session.scalar(select(func.count(PlatformMetrics.id))) == 10
 
 
-async def test_refresh_platform_metrics_enqueues_a_manual_run(resources: Resources) -> None:
-    job = await analytics.refresh_platform_metrics(resources.pool)
+async def test_a_manual_run_of_platform_metrics_takes_a_snapshot(resources: Resources) -> None:
+    job = await aggregate_platform_metrics.enqueue_now(resources.pool)
     assert job is not None
     assert aggregate_platform_metrics.parse_tick(job.job_id) is None  # a manual run, not a tick
     await run_worker_until_idle(resources, Queue.LONG)
