@@ -201,6 +201,7 @@ async def read_job_stats(redis: Redis) -> list[JobStats]:
 
 
 # --- worker presence: who is alive, what it runs, what it just finished ---------------------------------
+# Written here; read by mluv.jobs.arq_state (read_workers, read_recent_job_ids).
 
 # Zset of worker ids scored by their last write (unix s), so readers find workers without SCAN.
 WORKERS_KEY = f"{KEY_PREFIX}:workers"
@@ -306,60 +307,3 @@ class WorkerPresence:
             await self.flush(redis, force=True)
             await redis.delete(worker_key(self.worker_id))
             await redis.zrem(WORKERS_KEY, self.worker_id)
-
-
-@dataclass(frozen=True)
-class WorkerInfo:
-    worker_id: str
-    queue: str
-    host: str
-    pid: int
-    started_at: float
-    seen_at: float
-    max_jobs: int
-    jobs_done: int
-    running: tuple[tuple[str, int, float], ...]  # (job id, try, started at)
-
-    @property
-    def load(self) -> float:
-        return len(self.running) / self.max_jobs if self.max_jobs else 0.0
-
-
-async def read_workers(redis: Redis) -> list[WorkerInfo]:
-    """Workers whose presence key is still fresh (a SIGKILLed worker vanishes within its TTL)."""
-    ids = [i.decode() if isinstance(i, bytes) else i for i in await redis.zrange(WORKERS_KEY, 0, -1)]
-    if not ids:
-        return []
-    values = await redis.mget([worker_key(worker_id) for worker_id in ids])
-    workers: list[WorkerInfo] = []
-    for raw in values:
-        if raw is None:
-            continue
-        try:
-            data = json.loads(raw)
-            workers.append(
-                WorkerInfo(
-                    worker_id=str(data["id"]),
-                    queue=str(data["queue"]),
-                    host=str(data["host"]),
-                    pid=int(data["pid"]),
-                    started_at=float(data["started_at"]),
-                    seen_at=float(data["seen_at"]),
-                    max_jobs=int(data["max_jobs"]),
-                    jobs_done=int(data["jobs_done"]),
-                    running=tuple(
-                        (str(r["job_id"]), int(r["try"]), float(r["started_at"])) for r in data["running"]
-                    ),
-                )
-            )
-        except (ValueError, KeyError, TypeError):  # a foreign or older value: skip it, never fail the page
-            continue
-    return sorted(workers, key=lambda w: (w.queue, w.worker_id))
-
-
-async def read_recent_job_ids(redis: Redis, limit: int = RECENT_JOBS_KEPT) -> list[str]:
-    raw = await redis.lrange(RECENT_JOBS_KEY, 0, limit - 1)  # type: ignore[misc]
-    seen: dict[str, None] = {}
-    for item in raw:
-        seen.setdefault(item.decode() if isinstance(item, bytes) else str(item), None)
-    return list(seen)

@@ -10,7 +10,7 @@ from aiohttp import web
 from mluv.logs import get_logger
 from mluv.resources import Resources
 from mluv.settings import Settings
-from mluv.web.dashboard import add_dashboard_routes
+from mluv.web.dashboard.routes import add_dashboard_routes
 from mluv.web.health import RESOURCES_KEY, add_health_routes
 from mluv.web.metrics import add_metrics_routes
 

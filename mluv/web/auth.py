@@ -246,10 +246,6 @@ class LoginThrottle:
         await self.redis.delete(self._key(ip))
 
 
-def csrf_matches(session: Session, given: str | None) -> bool:
-    return given is not None and secret_equals(given, session.csrf)
-
-
 def same_origin(request: web.Request) -> bool:
     """Browsers send Origin on POST; when present it must name this host (a second line behind CSRF)."""
     origin = request.headers.get("Origin")

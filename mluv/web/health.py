@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import text
 
+from mluv.jobs.arq_state import heartbeat_alive
 from mluv.jobs.queues import Queue
 from mluv.resources import Resources
 
@@ -47,7 +48,7 @@ async def readiness(resources: Resources) -> dict[str, Any]:
         await resources.pool.ping()
 
     async def workers() -> dict[str, Any]:
-        alive = {queue.label: bool(await resources.pool.exists(queue.health_check_key)) for queue in Queue}
+        alive = {queue.label: await heartbeat_alive(resources.pool, queue) for queue in Queue}
         if not any(alive.values()):
             raise RuntimeError("no worker heartbeat")
         return {"queues": alive}
@@ -76,7 +77,7 @@ async def start_worker_health_server(redis: Any, queue: Queue, host: str, port: 
     async def worker_healthz(_: web.Request) -> web.Response:
         try:
             async with asyncio.timeout(CHECK_TIMEOUT):
-                alive = bool(await redis.exists(queue.health_check_key))
+                alive = await heartbeat_alive(redis, queue)
         except Exception as error:
             return web.json_response({"status": "unhealthy", "error": type(error).__name__}, status=503)
         body = {"status": "ok" if alive else "unhealthy", "queue": queue.label}

@@ -22,12 +22,17 @@ from typing import Any
 from aiohttp import web
 
 from mluv import __version__
+from mluv.db.models import CronRunStatus
+from mluv.jobs.arq_state import queue_states, workers_view
 from mluv.jobs.metrics import BUCKETS, read_job_stats
 from mluv.jobs.queues import Queue
 from mluv.logs import get_logger
 from mluv.resources import Resources
-from mluv.web import observe
 from mluv.web.auth import Access, bearer_token, dashboard_access, is_direct_loopback, secret_equals
+from mluv.web.sources.broadcasts import broadcasts_by_status, deliveries_by_status
+from mluv.web.sources.cron import CronView, cron_views, registered_crons
+from mluv.web.sources.dead_letters import open_failures_by_job
+from mluv.web.sources.reports import ratelimit_counters
 
 log = get_logger(__name__)
 
@@ -38,7 +43,7 @@ SOURCE_TIMEOUT = 5.0
 
 Sample = tuple[str, dict[str, str], float]  # (name suffix, labels, value)
 
-# The shared rate limiter's counters (observe.RATELIMIT_COUNTERS) as Prometheus families.
+# The shared rate limiter's counters (mluv.telegram.ratelimit.COUNTERS) as Prometheus families.
 RATELIMIT_FAMILIES = (
     ("telegram_429", "mluv_telegram_429_total", "Telegram answers 429 Too Many Requests."),
     (
@@ -106,7 +111,7 @@ class _DatabaseFigures:
     deliveries: dict[tuple[str, str], int] = field(default_factory=dict)
     open_failures: dict[str, int] = field(default_factory=dict)
     broadcasts: dict[str, int] = field(default_factory=dict)
-    crons: list[observe.CronView] = field(default_factory=list)
+    crons: list[CronView] = field(default_factory=list)
 
 
 class MetricsCollector:
@@ -122,10 +127,10 @@ class MetricsCollector:
                 return self._database[1]
             factory = self.resources.session_factory
             figures = _DatabaseFigures(
-                deliveries=await observe.deliveries_by_status(factory),
-                open_failures=await observe.open_failures_by_job(factory),
-                broadcasts=await observe.broadcasts_by_status(factory),
-                crons=await observe.cron_views(factory, observe.registered_crons()),
+                deliveries=await deliveries_by_status(factory),
+                open_failures=await open_failures_by_job(factory),
+                broadcasts=await broadcasts_by_status(factory),
+                crons=await cron_views(factory, registered_crons()),
             )
             self._database = (time.monotonic(), figures)
             return figures
@@ -162,9 +167,9 @@ class MetricsCollector:
 
     async def _redis_families(self, out: Exposition, redis: Any) -> None:
         stats = await read_job_stats(redis)
-        states = await observe.queue_states(redis)
-        workers = await observe.workers_view(redis)
-        limiter = await observe.ratelimit_counters(redis)
+        states = await queue_states(redis)
+        workers = await workers_view(redis)
+        limiter = await ratelimit_counters(redis)
 
         for name, attribute, help_text in (
             (
@@ -287,7 +292,7 @@ class MetricsCollector:
                 (
                     "",
                     {"cron": c.name},
-                    1.0 if c.last_run is not None and c.last_run.status == "failed" else 0.0,
+                    1.0 if c.last_run is not None and c.last_run.status == CronRunStatus.FAILED else 0.0,
                 )
                 for c in crons
             ],

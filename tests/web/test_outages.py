@@ -20,7 +20,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
-from mluv.jobs.metrics import read_workers
+from mluv.jobs.arq_state import read_workers
 from mluv.jobs.queues import Queue
 from mluv.resources import Resources
 from mluv.settings import Settings

@@ -1,8 +1,9 @@
-"""Operators' /jobs: queues, running jobs, open dead letters and the busiest jobs (ADMIN_IDS only)."""
+"""Operators' /jobs: queues, running jobs, open dead letters and the busiest jobs (ADMIN_IDS only).
+
+The queue figures are arq's queue states (mluv.jobs.arq_state): waiting, running, deferred; no SCAN.
+"""
 
 from __future__ import annotations
-
-import datetime as dt
 
 from aiogram import Router
 from aiogram.filters import Command
@@ -11,9 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mluv.bot.filters import IsAdmin
-from mluv.db.models import JobFailure
+from mluv.db.models import FailureStatus, JobFailure
 from mluv.i18n import t
-from mluv.jobs import Queue
+from mluv.jobs.arq_state import queue_states
 from mluv.jobs.metrics import read_job_stats
 from mluv.resources import Resources
 
@@ -23,16 +24,13 @@ router = Router(name="jobs_status")
 @router.message(Command("jobs"), IsAdmin())
 async def jobs(message: Message, session: AsyncSession, resources: Resources, lang: str) -> None:
     redis = resources.pool
-    now_ms = dt.datetime.now(dt.UTC).timestamp() * 1000
-    queued = scheduled = 0
-    for queue in Queue:
-        due = await redis.zcount(queue.value, "-inf", now_ms)
-        queued += due
-        scheduled += await redis.zcard(queue.value) - due
-    running = 0
-    async for _ in redis.scan_iter("arq:in-progress:*", count=1000):
-        running += 1
-    failed = await session.scalar(select(func.count(JobFailure.id)).where(JobFailure.status == "open"))
+    states = await queue_states(redis)
+    queued = sum(state.waiting for state in states)
+    running = sum(state.running for state in states)
+    scheduled = sum(state.deferred for state in states)
+    failed = await session.scalar(
+        select(func.count(JobFailure.id)).where(JobFailure.status == FailureStatus.OPEN)
+    )
     stats = sorted(await read_job_stats(redis), key=lambda s: s.executed, reverse=True)[:8]
     lines = [f"{s.name}: {s.succeeded}✓ {s.failed}✗ {s.retried}↻" for s in stats]
     summary = t(lang, "jobs-summary", queued=queued, running=running, scheduled=scheduled, failed=failed or 0)
