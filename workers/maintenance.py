@@ -31,6 +31,7 @@ from mluv.jobs import (
     job,
     registry,
 )
+from mluv.jobs.arq_state import queue_states
 from mluv.jobs.cron import CATCH_UP_LOOKBACK
 from mluv.jobs.retry import MAINTENANCE_RETRY
 from mluv.logs import get_logger
@@ -39,6 +40,7 @@ from mluv.settings import get_settings
 
 log = get_logger(__name__)
 
+# The last health report, read by the dashboard (mluv.web.sources.reports).
 HEALTH_KEY = "mluv:health:last"
 TELEGRAM_TIMEOUT = 5.0
 
@@ -53,17 +55,13 @@ async def _timed(check: Any) -> dict[str, Any]:
 
 
 async def _oldest_job_age(ctx: JobContext[Resources]) -> dict[str, Any]:
-    now_ms = time.time() * 1000
-    ages: dict[str, Any] = {}
-    for queue in Queue:
-        # Scores are the times jobs became due (ms); the lowest due one is the oldest waiting job.
-        rows = await ctx.redis.zrangebyscore(queue.value, "-inf", now_ms, start=0, num=1, withscores=True)
-        depth = await ctx.redis.zcard(queue.value)
-        ages[queue.label] = {
-            "depth": depth,
-            "oldest_age_s": round((now_ms - rows[0][1]) / 1000, 3) if rows else 0.0,
+    return {
+        state.label: {
+            "depth": state.depth + state.running,
+            "oldest_age_s": round(state.oldest_waiting_age, 3),
         }
-    return ages
+        for state in await queue_states(ctx.redis)
+    }
 
 
 async def _database(ctx: JobContext[Resources]) -> dict[str, Any]:

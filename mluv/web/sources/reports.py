@@ -10,9 +10,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from mluv.telegram.ratelimit import COUNTERS, METRICS_PREFIX
-
-# Written by the catalogue's health_check job (workers.maintenance.HEALTH_KEY), which the web never imports.
-HEALTH_KEY = "mluv:health:last"
+from workers.maintenance import HEALTH_KEY
 
 
 def _text(value: Any) -> str:
