@@ -17,7 +17,7 @@ from mluv.db.maintenance import MATERIALIZED_VIEWS, delete_older_than, retention
 from mluv.db.models import Base, CronRun, Delivery, JobFailure, Message, PlatformMetrics
 from mluv.jobs import Queue, registry
 from mluv.jobs.cron import claim
-from mluv.jobs.run import WorkerDied, arq_max_tries
+from mluv.jobs.run import WorkerDied, arq_max_tries, context_from_arq
 from mluv.settings import Settings
 from tests.workers.job_harness import Harness, job_harness, utc
 from workers import maintenance
@@ -304,3 +304,16 @@ async def test_the_migration_creates_the_view_with_a_unique_index(harness: Harne
     assert "UNIQUE" in indexes["ix_weekly_leaderboard_user_id"]
     # The view is not a model: autogenerate must not see it as a table to drop.
     assert "weekly_leaderboard" not in Base.metadata.tables
+
+
+async def test_health_check_reports_each_queues_depth_and_its_oldest_waiting_job(harness: Harness) -> None:
+    # One job running (in the queue with its in-progress key), one waiting for 30 s, one deferred.
+    redis = harness.resources.pool
+    now_ms = dt.datetime.now(dt.UTC).timestamp() * 1000
+    await redis.zadd(Queue.FAST.value, {"running": now_ms - 60_000, "waiting": now_ms - 30_000})
+    await redis.zadd(Queue.FAST.value, {"later": now_ms + 600_000})
+    await redis.set("arq:in-progress:running", 1, px=60_000)
+    queues = await maintenance._oldest_job_age(context_from_arq(harness.ctx(), "health_check", Queue.FAST))
+    assert queues["fast"]["depth"] == 3
+    assert 29 <= queues["fast"]["oldest_age_s"] < 40  # the running job is not "waiting", however old
+    assert queues["long"] == {"depth": 0, "oldest_age_s": 0.0}
