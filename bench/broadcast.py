@@ -4,7 +4,7 @@
 
 N learners live in the Bot API sandbox, which enforces Telegram's own limits (30 msg/s overall, ~1/s per
 chat, 429 with retry_after beyond them). Worker processes are the standard commands
-(`arq workers.LongWorkerSettings` with EXTRA_JOB_MODULES=workers.messaging, plus one
+(`arq workers.LongWorkerSettings` with EXTRA_JOB_MODULES=workers.broadcasts, plus one
 `arq workers.WorkerSettings`), sharing the rate limiter through Redis. For each worker count: one
 broadcast to every learner, and
 
@@ -47,7 +47,7 @@ from mluv.resources import SANDBOX_BOT_TOKEN
 from mluv.settings import normalise_database_url
 from mluv.telegram.ratelimit import read_ratelimit_stats
 from mluv.telegram.sandbox import SandboxClient, SandboxConfig, run_sandbox
-from workers.messaging import broadcast
+from workers.broadcasts import broadcast
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -138,7 +138,7 @@ async def run_once(
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "TELEGRAM_API_BASE": sandbox_url,
-            "EXTRA_JOB_MODULES": "workers.messaging",
+            "EXTRA_JOB_MODULES": "workers.broadcasts",
             "RATE_LIMIT_GLOBAL_PER_SECOND": str(rate),
             "LOG_JSON": "true",
             "DATA_DIR": str(logs / "data"),

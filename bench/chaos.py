@@ -114,7 +114,7 @@ from bench.chaos_faults import FAULT_SCENARIOS
 from bench.chaos_security import SECURITY_SCENARIOS, TOKEN_GREP
 from bench.common import bench_redis_url, write_result
 from mluv.db.models import CronRun
-from workers.messaging import BATCH_CONCURRENCY, WINDOW
+from workers.broadcasts import BATCH_CONCURRENCY, WINDOW
 
 # broadcast-sigkill-x3's LONG_JOB_TIMEOUT: a SIGKILLed batch's in-progress key expires after 25 s (timeout +
 # 5 s margin + arq's 10 s) instead of 35 s; a batch of 100 takes ~3-4 s at RATE, well within it.

@@ -524,7 +524,7 @@ async def wait_sent(stage: Stage, at_least: int, within: float, broadcast_id: in
 async def enqueue_broadcast(st: Stage, broadcast_id: int) -> None:
     """As the admin's confirm button does, with batches of BATCH_SIZE so the fan-out chain is long."""
     from mluv.jobs.connections import create_arq_pool
-    from workers.messaging import broadcast
+    from workers.broadcasts import broadcast
 
     pool = await create_arq_pool(st.redis_url)
     try:

@@ -62,7 +62,7 @@ from bench.chaos_common import (
 from mluv.db.models import Broadcast, CronRun, DailyStats, Delivery, JobFailure, User
 from mluv.db.models import Message as PracticeMessage
 from mluv.settings import normalise_database_url
-from workers.messaging import PENDING_AFTER
+from mluv.telegram.reconcile import PENDING_AFTER
 
 # --- helpers --------------------------------------------------------------------------------------------
 
@@ -1112,7 +1112,7 @@ async def broadcast_requested_10x(redis_url: str) -> Outcome:
     from mluv.bot.keyboards import BroadcastAction
     from mluv.i18n import t
     from mluv.jobs.connections import create_arq_pool
-    from workers.messaging import broadcast
+    from workers.broadcasts import broadcast
 
     name, learners = "broadcast-requested-10x", 500
     async with stage(redis_url, LOGS / name, limits=broadcast_limits(), **broadcast_settings()) as st:

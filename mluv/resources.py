@@ -20,8 +20,9 @@ from mluv.db.session import create_engine, create_session_factory
 from mluv.jobs.connections import create_arq_pool
 from mluv.logs import get_logger
 from mluv.settings import Environment, Settings
+from mluv.telegram.pacing import PacedRequests
 from mluv.telegram.ratelimit import RateLimiter
-from mluv.telegram.sender import PacedRequests, Sender
+from mluv.telegram.sender import Sender
 
 log = get_logger(__name__)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from workers import analytics as analytics
+from workers import broadcasts as broadcasts
 from workers import gamification as gamification
 from workers import maintenance as maintenance
 from workers import messaging as messaging

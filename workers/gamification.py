@@ -16,30 +16,50 @@ streak_as_of and advance_streak already treat a stale streak as broken.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mluv.db.gamification import (
-    MILESTONE_KIND,
-    lock_milestones,
-    pending_congratulations,
-    record_awards,
-    reset_broken_streaks,
-    running_streak_timezones,
-)
-from mluv.domain.gamification import due_awards, total_stars
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mluv.db.gamification import lock_milestones, mark_awarded, reset_broken_streaks, running_streak_timezones
+from mluv.domain.gamification import Award, due_awards, total_stars
 from mluv.domain.progress import local_date
 from mluv.i18n import t
 from mluv.jobs import CronRun, JobContext, Queue, cron, job
 from mluv.jobs.retry import BATCH_RETRY, DELIVERY_RETRY
 from mluv.logs import get_logger
 from mluv.resources import Resources
+from mluv.telegram import ledger
 
 log = get_logger(__name__)
+
+MILESTONE_KIND = "milestone"
 
 
 def milestone_job_id(user_id: int, day: dt.date) -> str:
     """One award check per learner and local day: the streak changes at most once a day."""
     return f"milestones:{user_id}:{day.isoformat()}"
+
+
+async def record_awards(
+    session: AsyncSession,
+    user_id: int,
+    awards: Sequence[Award],
+    texts: Mapping[int, str],
+    *,
+    job_id: str | None,
+) -> None:
+    """Mark `awards` as given, add their stars and queue their congratulations (pending ledger rows), in
+    the caller's transaction: a transactional outbox. `texts` maps a milestone's days to its message.
+    Call with the streak row locked (lock_milestones)."""
+    await mark_awarded(session, user_id, awards)
+    await ledger.add_pending(
+        session,
+        kind=MILESTONE_KIND,
+        recipient_id=user_id,
+        payloads={award.business_key: ledger.text_payload(texts[award.days]) for award in awards},
+        job_id=job_id,
+    )
 
 
 @job(queue=Queue.FAST, retry=DELIVERY_RETRY)
@@ -61,7 +81,7 @@ async def award_streak_milestones(ctx: JobContext[Resources], user_id: int) -> d
             }
             await record_awards(session, user_id, awards, texts, job_id=ctx.job_id)
     async with session_factory() as session:
-        pending = await pending_congratulations(session, user_id)
+        pending = await ledger.pending_texts(session, kind=MILESTONE_KIND, recipient_id=user_id)
     deliveries: dict[str, str] = {}
     for message in pending:
         result = await ctx.resources.sender.send_message(

@@ -1,9 +1,8 @@
 """Database access for gamification: streak resets, milestone awards and stars (one place for them).
 
-Awarding is a transactional outbox: in one transaction the milestone is appended to
-streaks.milestones_awarded, the stars are added to users.stars and the congratulation is written to the
-delivery ledger as a pending row. Stars and the message therefore exist together or not at all, and a
-job that crashes after the commit finds the pending row and sends it (once: the Sender claims it).
+Awarding (`mark_awarded`) runs in the caller's transaction, under the streak's row lock
+(`lock_milestones`): workers/gamification.py adds the congratulations to the delivery ledger in the same
+transaction (a transactional outbox), so stars and messages exist together or not at all.
 """
 
 from __future__ import annotations
@@ -13,14 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Date, Text, column, func, select, update, values
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import CursorResult, Date, Text, column, select, update, values
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mluv.db.models import Delivery, Streak, User
+from mluv.db.models import Streak, User
 from mluv.domain.gamification import Award
-
-MILESTONE_KIND = "milestone"
 
 
 @dataclass(frozen=True)
@@ -49,17 +45,10 @@ async def lock_milestones(session: AsyncSession, user_id: int) -> MilestoneState
     return MilestoneState(current, tuple(awarded or ()), language)
 
 
-async def record_awards(
-    session: AsyncSession,
-    user_id: int,
-    awards: Sequence[Award],
-    texts: Mapping[int, str],
-    *,
-    job_id: str | None,
-) -> None:
-    """Mark `awards` as given, add their stars and queue their congratulations, in the caller's transaction.
+async def mark_awarded(session: AsyncSession, user_id: int, awards: Sequence[Award]) -> None:
+    """Mark `awards` as given and add their stars, in the caller's transaction.
 
-    `texts` maps a milestone's days to its message. Call with the streak row locked (lock_milestones).
+    Call with the streak row locked (lock_milestones).
     """
     if not awards:
         return
@@ -72,51 +61,6 @@ async def record_awards(
     await session.execute(
         update(User).where(User.id == user_id).values(stars=User.stars + sum(award.stars for award in awards))
     )
-    await session.execute(
-        insert(Delivery)
-        .values(
-            [
-                {
-                    "kind": MILESTONE_KIND,
-                    "recipient_id": user_id,
-                    "business_key": award.business_key,
-                    # The Sender's payload shape, so the ledger row can be (re)sent from it alone.
-                    "payload": {"method": "sendMessage", "text": texts[award.days], "parse_mode": None},
-                    "job_id": job_id,
-                }
-                for award in awards
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["kind", "recipient_id", "business_key"])
-    )
-
-
-@dataclass(frozen=True)
-class PendingMessage:
-    business_key: str
-    text: str
-
-
-async def pending_congratulations(session: AsyncSession, user_id: int) -> list[PendingMessage]:
-    """Congratulations recorded with their award but not yet sent (also those a crash left behind)."""
-    rows = await session.execute(
-        select(Delivery.business_key, Delivery.payload)
-        .where(
-            Delivery.kind == MILESTONE_KIND,
-            Delivery.recipient_id == user_id,
-            Delivery.status == "pending",
-        )
-        .order_by(Delivery.id)
-    )
-    return [
-        PendingMessage(key, str(payload["text"]))
-        for key, payload in rows.tuples()
-        if payload and payload.get("text")
-    ]
-
-
-async def stars_of(session: AsyncSession, user_id: int) -> int:
-    return int(await session.scalar(select(func.coalesce(User.stars, 0)).where(User.id == user_id)) or 0)
 
 
 async def running_streak_timezones(session: AsyncSession) -> list[str]:

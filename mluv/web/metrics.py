@@ -28,8 +28,8 @@ from mluv.jobs.metrics import BUCKETS, read_job_stats
 from mluv.jobs.queues import Queue
 from mluv.logs import get_logger
 from mluv.resources import Resources
+from mluv.telegram import broadcasts, ledger
 from mluv.web.auth import Access, bearer_token, dashboard_access, is_direct_loopback, secret_equals
-from mluv.web.sources.broadcasts import broadcasts_by_status, deliveries_by_status
 from mluv.web.sources.cron import CronView, cron_views, registered_crons
 from mluv.web.sources.dead_letters import open_failures_by_job
 from mluv.web.sources.reports import ratelimit_counters
@@ -127,9 +127,9 @@ class MetricsCollector:
                 return self._database[1]
             factory = self.resources.session_factory
             figures = _DatabaseFigures(
-                deliveries=await deliveries_by_status(factory),
+                deliveries=await ledger.counts_by_kind_and_status(factory),
                 open_failures=await open_failures_by_job(factory),
-                broadcasts=await broadcasts_by_status(factory),
+                broadcasts=await broadcasts.counts_by_status(factory),
                 crons=await cron_views(factory, registered_crons()),
             )
             self._database = (time.monotonic(), figures)

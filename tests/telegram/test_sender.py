@@ -1,212 +1,32 @@
-"""The Sender against the Bot API sandbox, real PostgreSQL and Redis: the ledger, the error policy, the
-rate limiter in the loop, over-long texts, and the reconciler."""
+"""The Sender against the Bot API sandbox, real PostgreSQL and Redis: the error policy, the rate limiter in
+the loop, over-long texts, photos, edits and redelivery. The ledger's own rules: test_ledger.py; the
+reconciler: test_reconcile.py; handlers' direct replies: test_pacing.py."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import datetime as dt
-import itertools
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
-from aiogram.methods.base import TelegramMethod, TelegramType
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.exceptions import TelegramRetryAfter
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mluv.db.models import Delivery, DeliveryStatus, JobFailure, User
+from mluv.db.models import Delivery, DeliveryStatus, User
 from mluv.jobs.retry import RetryableError
 from mluv.resources import SANDBOX_BOT_TOKEN
 from mluv.telegram.ratelimit import Limits, RateLimited, RateLimiter, read_ratelimit_stats
-from mluv.telegram.sandbox import SandboxClient, SandboxConfig, run_sandbox
-from mluv.telegram.sender import (
-    TELEGRAM_TEXT_LIMIT,
-    PacedRequests,
-    Sender,
-    paced,
-    split_text,
-    utf16_length,
-    visible_length,
-)
+from mluv.telegram.sandbox import SandboxClient
+from mluv.telegram.sender import Sender
+from mluv.telegram.text import TELEGRAM_TEXT_LIMIT, utf16_length
+from tests.telegram.sender_harness import LEARNERS, OLGA, PNG, RecordingSession, received, rows
 
-LEARNERS = [810_000_001 + i for i in range(8)]
-OLGA = LEARNERS[0]
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-    "0000000d4944415478da63f8cfc0f01f0005000201a5d1b4d10000000049454e44ae426082"
-)
-
-# --- pure: splitting and lengths --------------------------------------------------------------------------
-
-
-def test_utf16_length_counts_astral_characters_twice() -> None:
-    assert utf16_length("Ahoj") == 4
-    assert utf16_length("děkuji") == 6
-    assert utf16_length("🎉") == 2
-    assert visible_length("<b>Ahoj</b> &amp; čau", "HTML") == len("Ahoj & čau")
-    assert visible_length("<b>Ahoj</b>", None) == 11
-
-
-def test_split_prefers_paragraphs_then_lines_then_words() -> None:
-    paragraph = "Dobrý den. " * 30  # 330 characters
-    text = "\n\n".join([paragraph.strip()] * 4)
-    parts = split_text(text, limit=700)
-    assert parts == ["\n\n".join([paragraph.strip()] * 2)] * 2
-    lines = "\n".join(["řádek číslo jedna"] * 10)
-    assert all(len(p) <= 60 and not p.startswith("\n") for p in split_text(lines, limit=60))
-    assert split_text(lines, limit=60)[0] == "\n".join(["řádek číslo jedna"] * 3)
-    words = "slovo " * 50
-    parts = split_text(words, limit=50)
-    assert all(part.endswith("slovo") and utf16_length(part) <= 50 for part in parts)
-    assert " ".join(parts) == words.strip()
-
-
-def test_split_cuts_hard_without_whitespace_and_measures_utf16() -> None:
-    assert split_text("x" * 25, limit=10) == ["x" * 10, "x" * 10, "x" * 5]
-    emoji = "🎉" * 10  # 20 UTF-16 units
-    parts = split_text(emoji, limit=7)
-    assert parts == ["🎉" * 3] * 3 + ["🎉"]
-    assert split_text("short", limit=10) == ["short"]
-
-
-# --- the sandbox, a recording bot, the Sender -------------------------------------------------------------
-
-
-@dataclass
-class Call:
-    method: str
-    started: float
-    ended: float
-    outcome: str
-    retry_after: int | None = None
-
-
-class RecordingSession(AiohttpSession):
-    """aiogram's HTTP session, recording every Bot API request (without aiogram's 250 ms close grace)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.calls: list[Call] = []
-
-    async def make_request(
-        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
-    ) -> TelegramType:
-        started = time.monotonic()
-        try:
-            result = await super().make_request(bot, method, timeout)
-        except Exception as error:
-            retry_after = error.retry_after if isinstance(error, TelegramRetryAfter) else None
-            self.calls.append(
-                Call(method.__api_method__, started, time.monotonic(), type(error).__name__, retry_after)
-            )
-            raise
-        self.calls.append(Call(method.__api_method__, started, time.monotonic(), "ok"))
-        return result
-
-    async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-
-
-@pytest.fixture
-async def sandbox_url() -> AsyncIterator[str]:
-    async with run_sandbox(port=0, config=SandboxConfig()) as url:
-        yield url
-
-
-@pytest.fixture
-async def control(sandbox_url: str) -> AsyncIterator[SandboxClient]:
-    async with SandboxClient(sandbox_url) as client:
-        await client.set_limits(enabled=False)  # our limiter is under test; the 429 test injects them
-        for user_id in LEARNERS:
-            await client.create_user(user_id, f"Learner {user_id}", language_code="ru")
-        yield client
-
-
-@pytest.fixture
-async def session(sandbox_url: str) -> AsyncIterator[RecordingSession]:
-    recording = RecordingSession(api=TelegramAPIServer.from_base(sandbox_url), timeout=10)
-    yield recording
-    await recording.close()
-
-
-@pytest.fixture
-def bot(session: RecordingSession) -> Bot:
-    return Bot(SANDBOX_BOT_TOKEN, session=session)
-
-
-@pytest.fixture
-def limiter(redis: Redis) -> RateLimiter:
-    return RateLimiter(redis, Limits(global_per_second=200, per_chat_per_second=50))
-
-
-@pytest.fixture
-async def sender(
-    bot: Bot,
-    session_factory: async_sessionmaker[AsyncSession],
-    limiter: RateLimiter,
-    clean_tables: None,
-    control: SandboxClient,
-) -> Sender:
-    async with session_factory.begin() as db:
-        db.add_all(User(id=user_id, first_name="Learner") for user_id in LEARNERS)
-    return Sender(bot, session_factory, limiter, request_timeout=5)
-
-
-async def rows(session_factory: async_sessionmaker[AsyncSession], **where: Any) -> list[Delivery]:
-    async with session_factory() as db:
-        statement = select(Delivery).order_by(Delivery.id)
-        for name, value in where.items():
-            statement = statement.where(getattr(Delivery, name) == value)
-        return list((await db.scalars(statement)).all())
-
-
-async def received(control: SandboxClient, chat_id: int) -> list[str]:
-    return [record["text"] or record["caption"] or "" for record in await control.messages(chat_id)]
-
-
-# --- the ledger ---------------------------------------------------------------------------------------------
-
-
-async def test_a_business_key_is_sent_once(
-    sender: Sender, control: SandboxClient, session_factory: async_sessionmaker[AsyncSession]
-) -> None:
-    keyboard = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="OK", callback_data="ok")]])
-    first = await sender.send_message(
-        kind="reminder", chat_id=OLGA, business_key="2026-11-21", text="Ahoj!", reply_markup=keyboard
-    )
-    second = await sender.send_message(kind="reminder", chat_id=OLGA, business_key="2026-11-21", text="Ahoj!")
-    assert first.status is DeliveryStatus.SENT and not first.duplicate
-    assert second.status is DeliveryStatus.SENT and second.duplicate
-    assert second.telegram_message_id == first.telegram_message_id
-    assert await received(control, OLGA) == ["Ahoj!"]
-    (row,) = await rows(session_factory)
-    assert (row.status, row.attempts, row.sent_at is not None) == ("sent", 1, True)
-    assert row.payload and row.payload["text"] == "Ahoj!" and row.payload["reply_markup"]
-    # Another kind or key is another message.
-    await sender.send_message(kind="reminder", chat_id=OLGA, business_key="2026-11-22", text="Ahoj!")
-    assert len(await received(control, OLGA)) == 2
-
-
-async def test_concurrent_sends_of_one_key_deliver_once(sender: Sender, control: SandboxClient) -> None:
-    results = await asyncio.gather(
-        *(
-            sender.send_message(kind="k", chat_id=OLGA, business_key="same", text="Jen jednou")
-            for _ in range(8)
-        )
-    )
-    assert sum(not r.duplicate for r in results) == 1
-    assert await received(control, OLGA) == ["Jen jednou"]
+# --- the error policy ---------------------------------------------------------------------------------------
 
 
 async def test_forbidden_marks_the_learner_inactive_and_is_not_retried(
@@ -286,27 +106,6 @@ async def test_a_dropped_answer_is_unknown_and_never_resent(
     assert await received(control, OLGA) == ["Dorazí?"]
     (row,) = await rows(session_factory)
     assert row.status == "unknown" and row.attempts == 1
-
-
-async def test_a_claim_left_by_an_earlier_try_of_the_same_job_is_unknown(
-    sender: Sender, control: SandboxClient, session_factory: async_sessionmaker[AsyncSession]
-) -> None:
-    async with session_factory.begin() as db:
-        db.add(
-            Delivery(
-                kind="k",
-                recipient_id=OLGA,
-                business_key="crash",
-                status="sending",
-                job_id="job-1",
-                claimed_at=dt.datetime.now(dt.UTC),
-            )
-        )
-    other = await sender.send_message(kind="k", chat_id=OLGA, business_key="crash", text="x", job_id="job-2")
-    assert other.duplicate and other.status is DeliveryStatus.SENDING  # someone else's: still in flight
-    same = await sender.send_message(kind="k", chat_id=OLGA, business_key="crash", text="x", job_id="job-1")
-    assert same.duplicate and same.status is DeliveryStatus.UNKNOWN
-    assert await received(control, OLGA) == []
 
 
 async def test_a_429_storm_is_obeyed_by_every_sender(
@@ -530,129 +329,3 @@ async def test_redeliver_sends_a_pending_row_from_its_payload(
     refused = await sender.redeliver(photo.id)
     assert refused is not None and refused.status is DeliveryStatus.FAILED
     assert await sender.redeliver(123_456) is None
-
-
-# --- the reconciler -----------------------------------------------------------------------------------------
-
-
-async def test_reconcile_settles_stuck_claims_and_requeues_pending_rows_whose_job_vanished(
-    sender: Sender, session_factory: async_sessionmaker[AsyncSession], redis: Redis
-) -> None:
-    now = dt.datetime.now(dt.UTC)
-    old = now - dt.timedelta(minutes=10)
-    spec: dict[str, dict[str, Any]] = {
-        "stuck": {"status": "sending", "claimed_at": now - dt.timedelta(minutes=3), "job_id": "dead"},
-        "in-flight": {"status": "sending", "claimed_at": now - dt.timedelta(seconds=5), "job_id": "busy"},
-        "vanished": {"status": "pending", "job_id": "gone", "attempts": 1},
-        "no-job": {"status": "pending", "job_id": None},
-        "queued": {"status": "pending", "job_id": "queued"},
-        "running": {"status": "pending", "job_id": "running"},
-        "dead-letter": {"status": "pending", "job_id": "failed-job"},
-        "too-many": {"status": "pending", "job_id": "gone-2", "attempts": 10},
-        "fresh": {"status": "pending", "job_id": "gone-3", "fresh": True},
-        "expired": {"status": "pending", "job_id": "gone-4", "created": now - dt.timedelta(days=2)},
-        "broadcast": {"status": "pending", "job_id": None, "kind": "broadcast"},
-    }
-    async with session_factory.begin() as db:
-        for key, values in spec.items():
-            db.add(
-                Delivery(
-                    kind=values.get("kind", "message"),
-                    recipient_id=OLGA,
-                    business_key=key,
-                    status=values["status"],
-                    job_id=values["job_id"],
-                    attempts=values.get("attempts", 0),
-                    claimed_at=values.get("claimed_at"),
-                    payload={"method": "sendMessage", "text": key},
-                )
-            )
-        db.add(JobFailure(job_id="failed-job", job_name="send_message", queue="fast", error="x"))
-    async with session_factory.begin() as db:
-        for key, values in spec.items():
-            if not values.get("fresh"):
-                await db.execute(
-                    update(Delivery)
-                    .where(Delivery.business_key == key)
-                    .values(updated_at=old, created_at=values.get("created", old))
-                )
-    await redis.set("arq:job:queued", b"x")
-    await redis.set("arq:in-progress:running", b"1")
-    requeued: list[tuple[str, int]] = []
-    by_id = {row.id: row.business_key for row in await rows(session_factory)}
-
-    async def requeue(delivery_id: int, attempts: int) -> None:
-        requeued.append((by_id[delivery_id], attempts))
-
-    report = await sender.reconcile(
-        redis, stuck_after=60, pending_after=300, requeue=requeue, max_attempts=10
-    )
-    assert [by_id[i] for i in report.unknown] == ["stuck"]
-    assert report.unknown_keys == (("message", "stuck"),)
-    assert sorted(requeued) == [("no-job", 0), ("vanished", 1)]
-    assert [by_id[i] for i in report.gave_up] == ["too-many"]
-    assert [by_id[i] for i in report.expired] == ["expired"]
-    status = {row.business_key: row.status for row in await rows(session_factory)}
-    assert status == {
-        "stuck": "unknown",
-        "in-flight": "sending",
-        "vanished": "pending",
-        "no-job": "pending",
-        "queued": "pending",
-        "running": "pending",
-        "dead-letter": "pending",
-        "too-many": "failed",
-        "fresh": "pending",
-        "expired": "failed",
-        "broadcast": "pending",
-    }
-    # Idempotent: a second pass finds nothing new to settle.
-    again = await sender.reconcile(redis, stuck_after=60, pending_after=300)
-    assert again.unknown == again.expired == again.gave_up == ()
-
-
-# --- handlers' direct replies (PacedRequests) -----------------------------------------------------------
-
-
-async def test_direct_replies_share_the_senders_schedule(
-    sender: Sender, bot: Bot, session: RecordingSession, redis: Redis, control: SandboxClient
-) -> None:
-    sender.limiter = RateLimiter(redis, Limits(global_per_second=200, per_chat_per_second=10))
-    bot.session.middleware(PacedRequests(sender.limiter))
-    # A handler's replies and a worker's send to one chat, at once: one schedule, 1/10 s apart.
-    await asyncio.gather(
-        *(bot.send_message(OLGA, f"reply {n}") for n in range(3)),
-        sender.send_message(kind="k", chat_id=OLGA, business_key="feedback", text="feedback"),
-    )
-    starts = sorted(c.started for c in session.calls if c.method == "sendMessage")
-    assert len(starts) == 4
-    assert all(later - earlier >= 0.1 - 0.03 for earlier, later in itertools.pairwise(starts))
-    assert sorted(await received(control, OLGA)) == ["feedback", "reply 0", "reply 1", "reply 2"]
-
-
-@pytest.mark.parametrize(
-    ("call", "paced_by_middleware"),
-    [
-        (lambda bot: bot.send_message(OLGA, "x"), True),
-        (lambda bot: bot.edit_message_text(text="y", chat_id=OLGA, message_id=1), True),
-        (lambda bot: bot.send_chat_action(OLGA, "typing"), False),
-        (lambda bot: bot.get_me(), False),
-    ],
-    ids=["send", "edit", "chat-action", "get-me"],
-)
-async def test_a_long_penalty_turns_a_direct_reply_into_a_429(
-    bot: Bot, limiter: RateLimiter, control: SandboxClient, call: Any, paced_by_middleware: bool
-) -> None:
-    bot.session.middleware(PacedRequests(limiter, max_wait=0.5))
-    await limiter.penalize(30, OLGA, everyone=True)
-    if paced_by_middleware:
-        with pytest.raises(TelegramRetryAfter) as raised:
-            await call(bot)
-        assert raised.value.retry_after == 30
-        assert await received(control, OLGA) == []
-    else:
-        with contextlib.suppress(TelegramBadRequest):
-            await call(bot)
-    with paced():  # the Sender's own requests are never held twice
-        await bot.send_message(OLGA, "paced by the Sender")
-    assert await received(control, OLGA) == ["paced by the Sender"]

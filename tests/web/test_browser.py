@@ -23,18 +23,19 @@ from playwright.async_api import Browser, BrowserContext, Locator, Page, async_p
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 
+import workers as catalogue  # noqa: F401 - registers the jobs the embedded workers run (broadcast, crons)
 from mluv.db.models import Broadcast, CronRun, Delivery, JobFailure
 from mluv.jobs.failures import insert_failure
 from mluv.jobs.queues import Queue
 from mluv.resources import Resources
 from mluv.settings import Settings
+from mluv.telegram.broadcasts import BROADCAST_KIND, broadcast_key
 from mluv.web.app import create_app
 from mluv.web.auth import SESSION_COOKIE
 from mluv.worker import EmbeddedWorkers
 from tests.conftest import REPO_ROOT, in_ci, unavailable
 from tests.web import dashboard_jobs
 from tests.web.conftest import BOT_TOKEN, DASHBOARD_TOKEN
-from workers.messaging import BROADCAST_KIND, broadcast_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 

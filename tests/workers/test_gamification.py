@@ -10,14 +10,20 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mluv.db.gamification import MILESTONE_KIND, lock_milestones, record_awards
+from mluv.db.gamification import lock_milestones
 from mluv.domain.gamification import due_awards
 from mluv.domain.progress import local_date
 from mluv.i18n import t
 from mluv.jobs import Queue, registry
 from mluv.settings import Settings
 from tests.workers.job_harness import Harness, bot_with_workers, job_harness, utc
-from workers.gamification import award_streak_milestones, check_and_reset_streaks, milestone_job_id
+from workers.gamification import (
+    MILESTONE_KIND,
+    award_streak_milestones,
+    check_and_reset_streaks,
+    milestone_job_id,
+    record_awards,
+)
 
 pytestmark = pytest.mark.integration
 

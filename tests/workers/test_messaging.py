@@ -1,6 +1,6 @@
 """Messaging jobs on real PostgreSQL and Redis with the Bot API sandbox: send_message's retries and dead
-letter, delayed sends, scheduled posts, broadcasts (progress, cancellation, resumption), the reconciler,
-and a worker process SIGKILLed mid-broadcast.
+letter, delayed sends, scheduled posts, broadcasts (workers/broadcasts.py: progress, cancellation,
+resumption), the reconciler, and a worker process SIGKILLed mid-broadcast.
 
 In-process tests run an arq worker with only the messaging jobs (so other modules' crons cannot write to
 these learners); the crash test starts `arq tests.workers.test_messaging.MessagingLongWorkerSettings`, the
@@ -28,22 +28,18 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from mluv.db.models import Broadcast, Delivery, JobFailure, ScheduledMessage, User
-from mluv.i18n import t
 from mluv.jobs import DeclaredJob, Queue, RetryableError
 from mluv.jobs.connections import redis_settings
 from mluv.jobs.run import CTX_RESOURCES
 from mluv.jobs.serializer import deserialize, serialize
 from mluv.resources import Resources
 from mluv.settings import Settings
+from mluv.telegram import broadcasts
+from mluv.telegram.broadcasts import BROADCAST_KIND, progress_text
 from mluv.telegram.ratelimit import Limits, RateLimiter
 from mluv.telegram.sandbox import SandboxClient, SandboxConfig, run_sandbox
+from workers.broadcasts import broadcast, broadcast_batch, reconcile_broadcasts
 from workers.messaging import (
-    BROADCAST_KIND,
-    broadcast,
-    broadcast_batch,
-    cancel_broadcast,
-    progress_text,
-    reconcile_broadcasts,
     reconcile_deliveries,
     redeliver_delivery,
     send_message,
@@ -392,21 +388,6 @@ async def test_a_post_stranded_in_sending_by_a_dead_run_is_sent_once(
 # --- broadcasts -------------------------------------------------------------------------------------------
 
 
-def test_progress_texts() -> None:
-    running = progress_text("ru", "running", total=300, sent=120, blocked=3, failed=1)
-    assert running.splitlines() == [
-        "📣 Рассылка идёт: 124 из 300",
-        "✅ Доставлено: 120",
-        "🚫 Заблокировали бота: 3",
-        "⚠️ Ошибки: 1",
-    ]
-    done = progress_text("uk", "completed", total=300, sent=290, blocked=3, failed=5, unknown=2)
-    assert done.splitlines()[0] == "✅ Розсилку завершено. Отримувачів: 300"
-    assert done.splitlines()[-1] == "❔ Без підтвердження доставки: 2"
-    rejected = progress_text("ru", "rejected", total=0, sent=0, blocked=0, failed=0)
-    assert rejected == t("ru", "broadcast-progress-rejected", limit=4096) and "4\u00a0096" in rejected
-
-
 async def test_a_broadcast_reaches_300_learners_once_with_live_progress(
     resources: Resources, control: SandboxClient
 ) -> None:
@@ -489,8 +470,9 @@ async def test_cancelling_a_broadcast_stops_it(
 
         await eventually(some_sent, 20, "the first sends")
         if how == "cancel_broadcast":
-            assert await cancel_broadcast(resources, broadcast_id)
-            assert not await cancel_broadcast(resources, broadcast_id)
+            cancel = (resources.session_factory, resources.pool, resources.sender, broadcast_id)
+            assert await broadcasts.cancel(*cancel)
+            assert not await broadcasts.cancel(*cancel)
         else:  # as the dashboard does: only the status; the batches settle the rest
             async with resources.session_factory.begin() as session:
                 await session.execute(

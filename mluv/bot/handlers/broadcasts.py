@@ -1,4 +1,7 @@
-"""Operators' /broadcast (with a confirm button) and /schedule (ADMIN_IDS only; see admin_only.py)."""
+"""Operators' /broadcast (with a confirm button) and /schedule (ADMIN_IDS only; see admin_only.py).
+
+The drafts and posts they create, and the decision on a draft, are mluv.telegram.posts.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +11,15 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from arq.connections import ArqRedis
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mluv.bot.filters import IsAdmin
 from mluv.bot.keyboards import BroadcastAction, broadcast_keyboard
-from mluv.db.models import Broadcast, ScheduledMessage, User
+from mluv.db.models import User
 from mluv.domain.schedule import ScheduleTimeError, split_schedule_arguments
 from mluv.i18n import t
-from workers.messaging import broadcast as broadcast_job
+from mluv.telegram import posts
+from workers.broadcasts import broadcast as broadcast_job
 
 router = Router(name="broadcasts")
 
@@ -29,12 +32,9 @@ async def broadcast(
     if not text:
         await message.answer(t(lang, "broadcast-usage"))
         return
-    draft = Broadcast(created_by=user.id, text=text, target="all", status="draft")
-    session.add(draft)
-    audience = await session.scalar(select(func.count(User.id)).where(User.is_active.is_(True)))
-    await session.flush()
+    draft = await posts.create_draft(session, created_by=user.id, text=text)
     await message.answer(
-        t(lang, "broadcast-confirm", preview=text, count=audience or 0),
+        t(lang, "broadcast-confirm", preview=text, count=draft.audience),
         reply_markup=broadcast_keyboard(lang, draft.id),
     )
 
@@ -45,28 +45,24 @@ async def broadcast_decision(
 ) -> None:
     confirm = callback_data.action == "confirm"
     progress = query.message if isinstance(query.message, Message) else None
-    # Only a draft can be decided, once: a double tap must not start two broadcasts.
-    decided = await session.scalar(
-        update(Broadcast)
-        .where(Broadcast.id == callback_data.broadcast_id, Broadcast.status == "draft")
-        .values(
-            status="confirmed" if confirm else "cancelled",
-            cancelled_at=None if confirm else dt.datetime.now(dt.UTC),
-            progress_chat_id=progress.chat.id if progress else None,
-            progress_message_id=progress.message_id if progress else None,
-        )
-        .returning(Broadcast.id)
+    decided = await posts.decide_draft(
+        session,
+        callback_data.broadcast_id,
+        confirm=confirm,
+        progress_chat_id=progress.chat.id if progress else None,
+        progress_message_id=progress.message_id if progress else None,
     )
     await query.answer()
     if decided is None:
         return
-    audience = await session.scalar(select(func.count(User.id)).where(User.is_active.is_(True)))
     await session.commit()
     if confirm:
-        await broadcast_job.enqueue(pool, broadcast_id=decided)
+        await broadcast_job.enqueue(pool, broadcast_id=decided.id)
     if progress is not None:
         text = (
-            t(lang, "broadcast-confirmed", count=audience or 0) if confirm else t(lang, "broadcast-cancelled")
+            t(lang, "broadcast-confirmed", count=decided.audience)
+            if confirm
+            else t(lang, "broadcast-cancelled")
         )
         await progress.edit_text(text)
 
@@ -80,5 +76,5 @@ async def schedule(
     except ScheduleTimeError as error:
         await message.answer(t(lang, "schedule-usage") + f"\n\n{error}")
         return
-    session.add(ScheduledMessage(created_by=user.id, target="all", text=text, send_at=send_at))
+    await posts.schedule_post(session, created_by=user.id, text=text, send_at=send_at)
     await message.answer(t(lang, "schedule-done", time=send_at.strftime("%Y-%m-%d %H:%M")))

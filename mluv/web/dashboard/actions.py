@@ -18,10 +18,10 @@ from mluv.jobs.operations import retry_failure
 from mluv.jobs.queues import Queue
 from mluv.jobs.serializer import StoredJobError, deserialize
 from mluv.logs import get_logger
+from mluv.telegram import broadcasts
 from mluv.web.auth import client_ip
 from mluv.web.dashboard.guards import form_field, redirect, safe_next
 from mluv.web.dashboard.state import Operator, dashboard_state
-from mluv.web.sources.broadcasts import cancel_broadcast
 
 log = get_logger(__name__)
 
@@ -107,6 +107,8 @@ async def cancel_broadcast_action(request: web.Request, operator: Operator) -> w
     broadcast_id = _intform_field(form, "broadcast_id")
     if broadcast_id is None:
         return _action_result(request, False, "no broadcast id", 400)
-    if await cancel_broadcast(dashboard_state(request).resources.session_factory, broadcast_id):
+    resources = dashboard_state(request).resources
+    # The one cancel of a broadcast: its unsent rows become cancelled and the operator's message final.
+    if await broadcasts.cancel(resources.session_factory, resources.pool, resources.sender, broadcast_id):
         return _action_result(request, True, f"broadcast #{broadcast_id} cancelled")
     return _action_result(request, False, f"broadcast #{broadcast_id} is not in flight", 409)

@@ -17,7 +17,8 @@ from mluv.db.models import Broadcast, FailureStatus, JobFailure
 from mluv.jobs import arq_state
 from mluv.jobs.metrics import JobStats, read_job_stats
 from mluv.resources import Resources
-from mluv.web.sources import broadcasts, dead_letters
+from mluv.telegram import broadcasts
+from mluv.web.sources import dead_letters
 
 # A hung PostgreSQL or Redis must not hang the page: its sections show an error instead.
 SOURCE_TIMEOUT = 5.0
@@ -86,7 +87,7 @@ class Loader:
 
     async def broadcasts(self) -> list[Broadcast]:
         result: list[Broadcast] = await self._once(
-            "broadcasts", lambda: broadcasts.broadcasts(self.resources.session_factory)
+            "broadcasts", lambda: broadcasts.recent(self.resources.session_factory)
         )
         return result
 

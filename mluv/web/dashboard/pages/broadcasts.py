@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from mluv.db.models import Broadcast
+from mluv.telegram.broadcasts import IN_FLIGHT
 from mluv.web.dashboard.html import action_form, e, fmt_relative, now_utc, progress_bar, status_badge
 from mluv.web.dashboard.loader import Loader, View
-from mluv.web.sources.broadcasts import IN_FLIGHT_BROADCASTS
 
 
 async def broadcasts(loader: Loader, v: View) -> str:
@@ -20,7 +20,7 @@ def render_broadcasts(rows: list[Broadcast], v: View, *, in_flight_only: bool = 
     now = now_utc()
     items = []
     for b in rows:
-        in_flight = b.status in IN_FLIGHT_BROADCASTS
+        in_flight = b.status in IN_FLIGHT
         if in_flight_only and not in_flight:
             continue
         done = b.sent + b.blocked + b.failed

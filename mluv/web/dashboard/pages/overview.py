@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from mluv.db.models import FailureStatus
 from mluv.jobs.arq_state import QueueState, WorkersView
 from mluv.jobs.queues import Queue
+from mluv.telegram.broadcasts import IN_FLIGHT
 from mluv.web.dashboard.html import (
     badge,
     e,
@@ -22,7 +23,6 @@ from mluv.web.dashboard.html import (
     table,
 )
 from mluv.web.dashboard.loader import Loader, View
-from mluv.web.sources.broadcasts import IN_FLIGHT_BROADCASTS
 from mluv.web.sources.reports import health_report
 
 # A waiting job older than this makes its queue's age amber (fast jobs are user-facing).
@@ -32,7 +32,7 @@ OLD_AGE = {Queue.FAST: 60.0, Queue.LONG: 600.0}
 async def summary(loader: Loader, v: View) -> str:
     try:
         _, counts = await loader.failures(FailureStatus.OPEN, 1)
-        in_flight = sum(1 for b in await loader.broadcasts() if b.status in IN_FLIGHT_BROADCASTS)
+        in_flight = sum(1 for b in await loader.broadcasts() if b.status in IN_FLIGHT)
     except (SQLAlchemyError, OSError, TimeoutError):
         counts, in_flight = {}, 0
     health = await health_report(loader.redis)

@@ -1,0 +1,86 @@
+"""Sends that bypass the Sender still take their turn in the shared rate limiter.
+
+`PacedRequests` is an aiogram request middleware (mluv.resources installs it on the process's Bot): a
+message or an edit to a chat that its caller did not pace itself (a handler's reply, the flood notice)
+waits for its turn in the shared limiter too, and a 429 it gets penalizes the limiter. The Sender paces
+its own requests and marks them with `paced()`, so they are never held twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any
+
+from aiogram import Bot, methods
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import Response, TelegramMethod
+from aiogram.methods.base import TelegramType
+
+from mluv.telegram.ratelimit import RateLimited, RateLimiter
+
+_PACED: ContextVar[bool] = ContextVar("mluv_paced", default=False)
+
+# Messages to a chat count against Telegram's limits; edits count against the chat's only.
+SENDS: tuple[type[TelegramMethod[Any]], ...] = (
+    methods.SendMessage,
+    methods.SendPhoto,
+    methods.SendDocument,
+    methods.SendMediaGroup,
+    methods.CopyMessage,
+    methods.ForwardMessage,
+)
+EDITS: tuple[type[TelegramMethod[Any]], ...] = (
+    methods.EditMessageText,
+    methods.EditMessageCaption,
+    methods.EditMessageReplyMarkup,
+)
+DIRECT_MAX_WAIT = 5.0  # a handler's reply waits at most this for its turn, then counts as a 429
+
+
+@contextlib.contextmanager
+def paced() -> Iterator[None]:
+    """Requests in this block were paced by their caller (the Sender): PacedRequests lets them through."""
+    token = _PACED.set(True)
+    try:
+        yield
+    finally:
+        _PACED.reset(token)
+
+
+class PacedRequests(BaseRequestMiddleware):
+    """aiogram request middleware: a send the Sender did not pace (a handler's reply, the flood notice)
+    waits for its turn in the shared limiter too, and a 429 it gets penalizes the limiter.
+
+    Without it a learner flooding the bot got replies outside the schedule, Telegram answered the next
+    worker send to that chat 429, and since the Sender reads a 429 as bot-wide, every broadcast paused
+    (bench/chaos.py flooding-learner). A turn further than DIRECT_MAX_WAIT raises TelegramRetryAfter, as
+    Telegram would have: handlers already treat that as "skip this reply".
+    """
+
+    def __init__(self, limiter: RateLimiter, max_wait: float = DIRECT_MAX_WAIT) -> None:
+        self.limiter = limiter
+        self.max_wait = max_wait
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        chat_id = getattr(method, "chat_id", None)
+        edit = isinstance(method, EDITS)
+        if _PACED.get() or not isinstance(chat_id, int) or not (edit or isinstance(method, SENDS)):
+            return await make_request(bot, method)
+        try:
+            await self.limiter.acquire(chat_id, use_global=not edit, max_wait=self.max_wait)
+        except RateLimited as error:
+            raise TelegramRetryAfter(method, str(error), math.ceil(error.retry_after)) from error
+        try:
+            return await make_request(bot, method)
+        except TelegramRetryAfter as error:
+            await self.limiter.penalize(error.retry_after, chat_id, everyone=not edit)
+            raise
