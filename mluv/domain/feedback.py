@@ -17,38 +17,15 @@ from __future__ import annotations
 from typing import Final
 
 from mluv.domain.review import Correction, Review
+from mluv.domain.telegram_text import TELEGRAM_TEXT_LIMIT, shorten, utf16_length
 from mluv.i18n import t
 
-TELEGRAM_TEXT_LIMIT: Final = 4096
 MAX_ITEMS: Final = 10
 MAX_UNKNOWN_WORDS: Final = 15
 MAX_FRAGMENT: Final = 60
 MAX_EXPLANATION: Final = 200
 MIN_CORRECTED_TEXT: Final = 40
-ELLIPSIS: Final = "…"
 SEPARATOR: Final = "\n\n"
-
-
-def telegram_length(text: str) -> int:
-    """The length of `text` as Telegram counts it: UTF-16 code units."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def shorten(text: str, limit: int) -> str:
-    """`text` cut to at most `limit` UTF-16 code units, ending with "…" when it was cut."""
-    if telegram_length(text) <= limit:
-        return text
-    if limit <= 0:
-        return ""
-    budget = limit - 1
-    kept: list[str] = []
-    for char in text:
-        units = 2 if ord(char) > 0xFFFF else 1
-        if units > budget:
-            break
-        kept.append(char)
-        budget -= units
-    return "".join(kept).rstrip() + ELLIPSIS
 
 
 def _one_line(text: str, limit: int) -> str:
@@ -120,7 +97,7 @@ def _fit(sections: list[str], corrected_text: str | None, language: str) -> str:
     message = SEPARATOR.join(sections)
     if corrected_text is not None:
         frame = t(language, "feedback-corrected-text", text="")
-        budget = TELEGRAM_TEXT_LIMIT - telegram_length(message) - telegram_length(SEPARATOR + frame)
+        budget = TELEGRAM_TEXT_LIMIT - utf16_length(message) - utf16_length(SEPARATOR + frame)
         if budget >= MIN_CORRECTED_TEXT:
             section = t(language, "feedback-corrected-text", text=shorten(corrected_text.strip(), budget))
             message = f"{message}{SEPARATOR}{section}"

@@ -33,13 +33,12 @@ from collections.abc import Iterable, Sequence
 from typing import Final
 
 from mluv.domain.chart import Bar, bar_chart_png
-from mluv.domain.feedback import shorten, telegram_length
 from mluv.domain.progress import WEEK_DAYS
 from mluv.domain.report_figures import MAX_MISTAKES, DayFigures, Mistake, Tip, WeeklyReport, rank_mistakes
 from mluv.domain.report_tips import MAX_TIPS, recommend
+from mluv.domain.telegram_text import TELEGRAM_CAPTION_LIMIT, shorten, utf16_length
 from mluv.i18n import t
 
-CAPTION_LIMIT: Final = 1024
 CAPTION_MISTAKES: Final = 3  # shown in the caption
 MAX_FRAGMENT: Final = 40
 CZECH_WEEKDAYS: Final = ("Po", "Út", "St", "Čt", "Pá", "So", "Ne")
@@ -108,7 +107,7 @@ def _mistake_text(mistake: Mistake, language: str) -> str:
     return t(language, "report-mistake-unknown", original=original, count=mistake.count)
 
 
-def render_caption(report: WeeklyReport, language: str, *, limit: int = CAPTION_LIMIT) -> str:
+def render_caption(report: WeeklyReport, language: str, *, limit: int = TELEGRAM_CAPTION_LIMIT) -> str:
     """The photo's caption (see the module docstring); at most `limit` UTF-16 code units."""
     header = [t(language, "report-title", time=week_label(report.week_start))]
     if report.messages == 0:
@@ -136,7 +135,7 @@ def render_caption(report: WeeklyReport, language: str, *, limit: int = CAPTION_
         return "\n\n".join(sections)
 
     text = compose()
-    while telegram_length(text) > limit:
+    while utf16_length(text) > limit:
         if len(tips) > 1:
             tips.pop()
         elif mistakes:

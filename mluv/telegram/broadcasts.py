@@ -24,11 +24,11 @@ from sqlalchemy import Select, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mluv.db.models import Broadcast, BroadcastStatus, DeliveryStatus, User
+from mluv.domain.telegram_text import TELEGRAM_TEXT_LIMIT, fits_one_message
 from mluv.i18n import DEFAULT_LANGUAGE, t
 from mluv.logs import get_logger
 from mluv.telegram import ledger
 from mluv.telegram.ledger import FinishHook
-from mluv.telegram.text import TELEGRAM_TEXT_LIMIT, fits_one_message
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -24,12 +24,11 @@ TelegramEntityTooLarge subclasses TelegramNetworkError but is a permanent 413: f
 RateLimited (the limiter's next slot is further than `max_wait`) leaves the row pending and propagates;
 the job retries after its `retry_after`.
 
-Over-long texts (mluv.telegram.text): a text over 4096 characters (UTF-16 code units, as Telegram counts
-them) without parse_mode is split at paragraph, line or word boundaries; each part is its own ledger row
-with the business key suffixed `#1`, `#2`, ... and parts go out in order, stopping at the first that is
-not sent. With a parse_mode the text is refused (failed) when its visible length is over the limit:
-markup cannot be split safely. Captions over 1024 characters are refused.
-"""
+Over-long texts (mluv.domain.telegram_text): a text over 4096 characters (UTF-16 code units, as Telegram
+counts them) without parse_mode is split at paragraph, line or word boundaries; each part is its own ledger
+row with the business key suffixed `#1`, `#2`, ... and parts go out in order, stopping at the first that is
+not sent. With a parse_mode the text is refused (failed) when its visible length is over the limit: markup
+cannot be split safely. Captions over 1024 characters are refused."""
 
 from __future__ import annotations
 
@@ -54,13 +53,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mluv.db.learners import mark_blocked
 from mluv.db.models import DeliveryStatus
+from mluv.domain.telegram_text import TELEGRAM_CAPTION_LIMIT, TELEGRAM_TEXT_LIMIT, split_text, visible_length
 from mluv.jobs.retry import RetryableError
 from mluv.logs import get_logger, redact
 from mluv.telegram import ledger
 from mluv.telegram.ledger import FinishHook
 from mluv.telegram.pacing import paced
 from mluv.telegram.ratelimit import RateLimited, RateLimiter
-from mluv.telegram.text import TELEGRAM_CAPTION_LIMIT, TELEGRAM_TEXT_LIMIT, split_text, visible_length
 
 log = get_logger(__name__)
 

@@ -7,14 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 from mluv import i18n
-from mluv.domain.feedback import (
-    MAX_ITEMS,
-    TELEGRAM_TEXT_LIMIT,
-    format_feedback,
-    shorten,
-    telegram_length,
-)
+from mluv.domain.feedback import MAX_ITEMS, format_feedback
 from mluv.domain.review import Correction, Review, review_offline
+from mluv.domain.telegram_text import TELEGRAM_TEXT_LIMIT, shorten, utf16_length
 
 LANGUAGES = ("ru", "uk")
 
@@ -151,7 +146,7 @@ def test_huge_reviews_fit_one_telegram_message(language: str) -> None:
     long = "Dekuji 🙂 " * 500 + "xqzvbn " * 300
     review = review_offline(long)
     feedback = format_feedback(review, language)
-    assert telegram_length(feedback) <= TELEGRAM_TEXT_LIMIT
+    assert utf16_length(feedback) <= TELEGRAM_TEXT_LIMIT
     assert feedback.endswith("…")
 
     corrections = [
@@ -159,7 +154,7 @@ def test_huge_reviews_fit_one_telegram_message(language: str) -> None:
         for _ in range(50)
     ]
     feedback = format_feedback(online_review(corrections, text="🙂" * 5000), language)
-    assert telegram_length(feedback) <= TELEGRAM_TEXT_LIMIT
+    assert utf16_length(feedback) <= TELEGRAM_TEXT_LIMIT
 
 
 def test_user_text_is_kept_verbatim_as_plain_text() -> None:
@@ -190,4 +185,4 @@ def test_no_unicode_isolation_marks(language: str) -> None:
 )
 def test_shorten(text: str, limit: int, expected: str) -> None:
     assert shorten(text, limit) == expected
-    assert telegram_length(shorten(text, limit)) <= limit
+    assert utf16_length(shorten(text, limit)) <= limit

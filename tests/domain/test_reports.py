@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from mluv import i18n
-from mluv.domain.feedback import telegram_length
 from mluv.domain.report_figures import (
     MAX_MISTAKES,
     DayFigures,
@@ -28,7 +27,6 @@ from mluv.domain.report_figures import (
 )
 from mluv.domain.report_tips import MAX_TIPS
 from mluv.domain.reports import (
-    CAPTION_LIMIT,
     CZECH_WEEKDAYS,
     build_weekly_report,
     chart_bars,
@@ -36,6 +34,7 @@ from mluv.domain.reports import (
     week_label,
     weekly_chart_png,
 )
+from mluv.domain.telegram_text import TELEGRAM_CAPTION_LIMIT, utf16_length
 from mluv.i18n import t
 from tests.domain.test_chart import read_png
 
@@ -280,7 +279,7 @@ def test_caption_in_full(language: str) -> None:
     ]
     assert t(language, "report-mistake", original="dekuji", suggestion="děkuji", count=5) in lines
     assert t(language, "report-tips-title") in lines
-    assert telegram_length(caption) <= CAPTION_LIMIT
+    assert utf16_length(caption) <= TELEGRAM_CAPTION_LIMIT
 
 
 def test_caption_texts() -> None:
@@ -320,10 +319,10 @@ def test_caption_always_fits(language: str) -> None:
         previous_words=100,
     )
     caption = render_caption(report, language)
-    assert telegram_length(caption) <= CAPTION_LIMIT
+    assert utf16_length(caption) <= TELEGRAM_CAPTION_LIMIT
     assert "…" in caption  # fragments are shortened
     tight = render_caption(report, language, limit=300)
-    assert telegram_length(tight) <= 300
+    assert utf16_length(tight) <= 300
     assert t(language, "report-tips-title") in tight or tight.endswith("…")
 
 
@@ -331,11 +330,11 @@ def test_caption_drops_tips_then_mistakes_when_too_long() -> None:
     report = sample_report()
     full = render_caption(report, "ru")
     tips_title, mistakes_title = t("ru", "report-tips-title"), t("ru", "report-mistakes-title")
-    smaller = render_caption(report, "ru", limit=telegram_length(full) - 1)
+    smaller = render_caption(report, "ru", limit=utf16_length(full) - 1)
     assert smaller.count("\n• ") == full.count("\n• ") - 1 and tips_title in smaller
     header = full.split("\n\n")[0]
     one_tip = t("ru", report.tips[0].key, **report.tips[0].args)
-    minimal = render_caption(report, "ru", limit=telegram_length(f"{header}\n\n{tips_title}\n{one_tip}"))
+    minimal = render_caption(report, "ru", limit=utf16_length(f"{header}\n\n{tips_title}\n{one_tip}"))
     assert mistakes_title not in minimal and minimal.endswith(one_tip)
 
 

@@ -18,12 +18,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mluv.db.models import Delivery, DeliveryStatus, User
+from mluv.domain.telegram_text import TELEGRAM_TEXT_LIMIT, utf16_length
 from mluv.jobs.retry import RetryableError
 from mluv.resources import SANDBOX_BOT_TOKEN
 from mluv.telegram.ratelimit import Limits, RateLimited, RateLimiter, read_ratelimit_stats
 from mluv.telegram.sandbox import SandboxClient
 from mluv.telegram.sender import Sender
-from mluv.telegram.text import TELEGRAM_TEXT_LIMIT, utf16_length
 from tests.telegram.sender_harness import LEARNERS, OLGA, PNG, RecordingSession, received, rows
 
 # --- the error policy ---------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
-"""Texts as Telegram measures them (mluv.telegram.text): lengths and splitting (pure)."""
+"""Texts as Telegram measures them (mluv.domain.telegram_text): lengths and splitting (pure)."""
 
 from __future__ import annotations
 
-from mluv.telegram.text import split_text, utf16_length, visible_length
+from mluv.domain.telegram_text import split_text, utf16_length, visible_length
 
 
 def test_utf16_length_counts_astral_characters_twice() -> None:

@@ -3,7 +3,8 @@
 Telegram takes 1–4096 characters per message and up to 1024 per caption, counted in UTF-16 code units
 (an emoji outside the BMP counts twice) after entity parsing (HTML tags and entities do not count). A
 plain text over the limit is split at paragraph, line or word boundaries (`split_text`); a text with
-markup cannot be split safely, so the Sender refuses it instead.
+markup cannot be split safely, so the Sender refuses it instead. A text the bot composes (feedback, a
+report's caption) is cut to fit instead (`shorten`). Pure: the domain and the Sender both use it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 
 TELEGRAM_TEXT_LIMIT = 4096
 TELEGRAM_CAPTION_LIMIT = 1024
+ELLIPSIS = "…"
 
 _TAG = re.compile(r"<[^>]*>")
 
@@ -66,3 +68,20 @@ def split_text(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
     if rest:
         parts.append(rest)
     return parts
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` UTF-16 code units, ending with "…" when it was cut."""
+    if utf16_length(text) <= limit:
+        return text
+    if limit <= 0:
+        return ""
+    budget = limit - 1
+    kept: list[str] = []
+    for char in text:
+        units = 2 if ord(char) > 0xFFFF else 1
+        if units > budget:
+            break
+        kept.append(char)
+        budget -= units
+    return "".join(kept).rstrip() + ELLIPSIS
