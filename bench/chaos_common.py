@@ -545,7 +545,7 @@ def log_records(path: Path) -> list[dict[str, Any]]:
 
 class BotServer:
     """`mluv serve --no-migrate` in a subprocess (the deployed web process), receiving updates by webhook
-    on a loopback port, without embedded workers (the stage's fleet runs them); output in serve.log."""
+    on a loopback port, without in-process workers (the stage's fleet runs them); output in serve.log."""
 
     SECRET = "chaos-webhook-secret-9Fq2"
     PATH = "/telegram/webhook"
@@ -563,7 +563,7 @@ class BotServer:
             "WEB_PORT": str(self.port),
             "WEBHOOK_URL": self.webhook_url,
             "WEBHOOK_SECRET": self.SECRET,
-            "WORKER_EMBEDDED": "false",
+            "WORKERS_IN_PROCESS": "false",
             "ADMIN_IDS": str(ADMIN_ID),
             **extra_env,
         }

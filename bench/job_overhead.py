@@ -21,9 +21,9 @@ from typing import Any
 
 from bench.common import write_result
 from mluv.jobs import Queue
+from mluv.jobs.counters import JobCounters
 from mluv.jobs.declare import DeclaredJob
-from mluv.jobs.metrics import JobMetrics
-from mluv.jobs.run import CTX_METRICS, CTX_RESOURCES
+from mluv.jobs.run import CTX_COUNTERS, CTX_RESOURCES
 from mluv.logs import configure_logging
 
 
@@ -35,7 +35,7 @@ DECLARED = DeclaredJob(noop, name="bench_overhead", queue=Queue.FAST, timeout=30
 
 
 async def per_job_us(count: int, declared: bool) -> float:
-    ctx: dict[str, Any] = {CTX_METRICS: JobMetrics(), CTX_RESOURCES: object(), "job_id": "j", "job_try": 1}
+    ctx: dict[str, Any] = {CTX_COUNTERS: JobCounters(), CTX_RESOURCES: object(), "job_id": "j", "job_try": 1}
     started = time.perf_counter()
     for n in range(count):
         if declared:

@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mluv {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="web server + bot + embedded workers (migrates first)")
+    serve = commands.add_parser("serve", help="web server + bot + in-process workers (migrates first)")
     serve.add_argument("--no-migrate", action="store_true", help="do not run migrations at start")
     serve.set_defaults(handler=cmd_serve)
 

@@ -1,7 +1,7 @@
 """The shared resources of one process: settings, database engine and sessions, aiogram Bot, arq pool.
 
 Built once per process and closed once. The bot receives them through aiogram's workflow data; every
-arq worker finds them in `ctx` (filled by on_startup in mluv.worker); an embedded worker reuses the
+arq worker finds them in `ctx` (filled by on_startup in mluv.worker); an in-process worker reuses the
 serving process's instance instead of building a second one.
 """
 

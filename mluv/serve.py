@@ -1,4 +1,4 @@
-"""`mluv serve`: one process with the web server, the bot and (optionally) the embedded workers.
+"""`mluv serve`: one process with the web server, the bot and (optionally) the in-process workers.
 
 Start order: service URLs (embedded servers in development when unset) → the Bot API sandbox when no
 Telegram is configured → migrations → Resources → web server (with the webhook route) → workers → bot.
@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-import workers  # noqa: F401 - the catalogue: importing it registers every job the embedded workers run
+import workers  # noqa: F401 - the catalogue: importing it registers every job the in-process workers run
 from mluv.bot.dispatcher import create_dispatcher
 from mluv.bot.runner import BotRunner
 from mluv.db.migrate import upgrade
@@ -24,8 +24,8 @@ from mluv.sentry import init_sentry
 from mluv.settings import Settings
 from mluv.telegram.sandbox import SANDBOX_KEY, SandboxConfig, create_sandbox_app, run_sandbox
 from mluv.web.app import create_app
-from mluv.web.metrics import start_metrics_server
-from mluv.worker import EmbeddedWorkers
+from mluv.web.prometheus import start_metrics_server
+from mluv.worker import InProcessWorkers
 
 log = get_logger(__name__)
 
@@ -79,13 +79,13 @@ async def serve(settings: Settings, *, migrate: bool = True, stop: asyncio.Event
         metrics_runner = await start_metrics_server(resources)
         if metrics_runner is not None:
             stack.push_async_callback(metrics_runner.cleanup)
-        if settings.worker_embedded:
-            workers = EmbeddedWorkers(resources)
+        if settings.workers_in_process:
+            workers = InProcessWorkers(resources)
             await workers.start()
             stack.push_async_callback(workers.stop)
-            log.info("embedded workers started", queues=[q.label for q in workers.queues])
+            log.info("in-process workers started", queues=[q.label for q in workers.queues])
         else:
-            log.info("no embedded worker: run `mluv worker` and `mluv worker --queue long`")
+            log.info("no in-process worker: run `mluv worker` and `mluv worker --queue long`")
         await runner.start()
         stack.push_async_callback(runner.stop)
         await stop.wait()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -141,7 +141,11 @@ class Settings(BaseSettings):
 
     # Workers. A crashed job is re-run once its in-progress key expires (its worker's longest timeout
     # + 10 s, arq), so the fast queue keeps short timeouts to stay within a minute.
-    worker_embedded: bool = True
+    # The workers in the serving process (`mluv serve`), or none there: `mluv worker` runs them. "Embedded"
+    # means the local PostgreSQL/Redis servers (mluv.embedded); WORKER_EMBEDDED is the old name, still read.
+    workers_in_process: bool = Field(
+        default=True, validation_alias=AliasChoices("workers_in_process", "worker_embedded")
+    )
     worker_max_jobs: int = Field(default=50, ge=1, le=1000)
     worker_poll_delay: float = Field(default=0.05, gt=0, le=5)
     # mluv worker polls when an enqueue wakes it; this is its safety-net poll when no wake comes.

@@ -4,7 +4,7 @@ The composition root of every worker (mluv.jobs.worker is the jobs framework's p
 - `mluv worker [--queue long]` (deployed): `create_worker`, arq's Worker woken by enqueues (mluv.jobs.wake);
 - `arq workers.WorkerSettings` / `arq workers.LongWorkerSettings`: the same settings under arq's own
   polling loop (workers/__init__.py asks `worker_settings` here);
-- `mluv serve`: `EmbeddedWorkers` in the serving process's event loop, sharing its Resources.
+- `mluv serve`: `InProcessWorkers` in the serving process's event loop, sharing its Resources.
 A standalone worker builds its own Resources in on_startup and closes them in on_shutdown.
 """
 
@@ -50,7 +50,7 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     if CTX_RESOURCES not in ctx:
         settings = with_service_urls(get_settings())
         configure_logging(level=settings.log_level, json=settings.json_logs, secrets=settings.secret_values())
-        if settings.sentry_dsn is not None:  # an embedded worker shares `mluv serve`'s client
+        if settings.sentry_dsn is not None:  # an in-process worker shares `mluv serve`'s client
             from mluv.sentry import init_sentry  # imported only when used: sentry_sdk costs start-up time
 
             init_sentry(settings, component="worker")
@@ -88,7 +88,7 @@ def create_worker(settings_class: type, **overrides: Any) -> WakingWorker:
     return create_waking_worker(settings_class, idle_poll=get_settings().worker_idle_poll, **overrides)
 
 
-class EmbeddedWorkers:
+class InProcessWorkers:
     """arq workers running inside an existing event loop (mluv serve), sharing its Resources."""
 
     def __init__(self, resources: Resources, queues: tuple[Queue, ...] = (Queue.FAST, Queue.LONG)) -> None:

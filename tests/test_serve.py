@@ -1,4 +1,4 @@
-"""`mluv serve` as the README's run command starts it: migrations, web server, embedded workers."""
+"""`mluv serve` as the README's run command starts it: migrations, web server, in-process workers."""
 
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ async def test_serve_migrates_serves_health_and_stops_cleanly(
 ) -> None:
     env = clean_env(tmp_path, DATABASE_URL=database_url, REDIS_URL=redis_url, ENVIRONMENT="development")
     output = await serve_and_stop(env, tmp_path, timeout=60)
-    assert "embedded workers started" in output
+    assert "in-process workers started" in output
     assert "the bot talks to the local Telegram sandbox" in output
     assert "receiving updates by long polling" in output
     assert '"event": "stopped"' in output

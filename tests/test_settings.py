@@ -558,3 +558,20 @@ def test_secret_values_skips_unset_and_too_short_values() -> None:
 )
 def test_mask_url(url: str | None, expected: str | None) -> None:
     assert mask_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("environment", "in_process"),
+    [
+        ({}, True),
+        ({"WORKERS_IN_PROCESS": "false"}, False),
+        ({"WORKER_EMBEDDED": "false"}, False),  # the old name, still read (fly.toml files in the wild)
+        ({"WORKER_EMBEDDED": "true"}, True),
+    ],
+)
+def test_workers_in_process_reads_its_old_name_too(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], in_process: bool
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings(_env_file=None).workers_in_process is in_process

@@ -4,8 +4,8 @@ arq keeps, per job, `arq:job:<id>` (the payload, until it finishes), `arq:in-pro
 runs it), `arq:retry:<id>` (tries so far), `arq:result:<id>` (kept JOB_KEEP_RESULT s) and the `arq:abort`
 zset; a queue is a sorted set of job ids scored by the time they are due (ms), and a running job stays in
 it until it finishes; `<queue>:health-check` is arq's heartbeat per queue. Our workers add their presence
-and the recent-jobs index (written by mluv.jobs.metrics.WorkerPresence). The key names are imported from
-their writers (arq.constants, mluv.jobs.metrics), never spelled here.
+and the recent-jobs index (written by mluv.jobs.presence.WorkerPresence). The key names are imported from
+their writers (arq.constants, mluv.jobs.counters, mluv.jobs.presence), never spelled here.
 
 This module is the one place that reads those keys: for the dashboard, /metrics, the bot's /jobs and the
 delivery reconciler. Nothing here SCANs the keyspace (an hour of results can be millions of keys): running
@@ -32,7 +32,7 @@ from arq.constants import (
 )
 from redis.asyncio import Redis
 
-from mluv.jobs.metrics import RECENT_JOBS_KEPT, RECENT_JOBS_KEY, WORKERS_KEY, worker_key
+from mluv.jobs.presence import RECENT_JOBS_KEPT, RECENT_JOBS_KEY, WORKERS_KEY, worker_key
 from mluv.jobs.queues import Queue
 from mluv.jobs.serializer import deserialize
 
@@ -145,7 +145,7 @@ async def heartbeat_alive(redis: Redis, queue: Queue) -> bool:
     return bool(await redis.exists(queue.health_check_key))
 
 
-# --- the workers' presence (mluv.jobs.metrics.WorkerPresence writes it) ------------------------------------
+# --- the workers' presence (mluv.jobs.presence.WorkerPresence writes it) ------------------------------------
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from arq.connections import ArqRedis
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mluv.jobs.counters import JobCounters, Outcome
 from mluv.jobs.failures import insert_failure
-from mluv.jobs.metrics import JobMetrics, Outcome
 from mluv.jobs.queues import Queue
 from mluv.jobs.retry import RetryPolicy
 from mluv.logs import get_logger, redact
@@ -39,7 +39,7 @@ ARQ_TIMEOUT_MARGIN = 5.0
 
 # Keys of arq's ctx that the worker's on_startup fills in.
 CTX_RESOURCES = "mluv_resources"
-CTX_METRICS = "mluv_metrics"
+CTX_COUNTERS = "mluv_counters"
 
 
 def arq_max_tries(policy: RetryPolicy) -> int:
@@ -117,7 +117,7 @@ async def execute(
     `arguments` as a model is dumped to JSON only for a dead letter, not on every run.
     """
     job_ctx = context_from_arq(ctx, name, queue)
-    metrics: JobMetrics | None = ctx.get(CTX_METRICS)
+    metrics: JobCounters | None = ctx.get(CTX_COUNTERS)
     # A model's __dict__ holds its fields; getattr on a missing one raises inside pydantic (slow).
     user_id = (arguments.__dict__ if isinstance(arguments, BaseModel) else arguments).get("user_id")
     started = time.perf_counter()

@@ -205,7 +205,7 @@ class WakingWorker(arq_worker.Worker):
                 try:
                     more = await self._poll_iteration()
                 except (RedisConnectionError, RedisTimeoutError, OSError) as error:
-                    # arq's loop dies with Redis; this one waits it out (the embedded workers of mluv
+                    # arq's loop dies with Redis; this one waits it out (the in-process workers of mluv
                     # serve have no supervisor to restart them). Running jobs go on meanwhile.
                     delay = min(RECONNECT_FIRST_SECONDS * 2**failures, RECONNECT_MAX_SECONDS)
                     failures += 1

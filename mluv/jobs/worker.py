@@ -18,12 +18,13 @@ from arq.jobs import JobResult
 from arq.worker import get_kwargs
 
 from mluv.jobs.connections import redis_settings
+from mluv.jobs.counters import JobCounters, Outcome
 from mluv.jobs.cron import CronJobSpec, catch_up_missed_runs
 from mluv.jobs.declare import registry
 from mluv.jobs.failures import insert_failure
-from mluv.jobs.metrics import JobMetrics, Outcome, WorkerPresence
+from mluv.jobs.presence import WorkerPresence
 from mluv.jobs.queues import Queue
-from mluv.jobs.run import CTX_METRICS, resources_of
+from mluv.jobs.run import CTX_COUNTERS, resources_of
 from mluv.jobs.serializer import deserialize, serialize
 from mluv.jobs.wake import WakingWorker
 from mluv.logs import get_logger, redact
@@ -45,9 +46,9 @@ def crons_for(queue: Queue) -> list[CronJobSpec]:
 async def start_bookkeeping(ctx: dict[str, Any]) -> None:
     """After the process's resources are in ctx: metrics, presence, and the crons missed while down."""
     resources = resources_of(ctx)
-    metrics = JobMetrics()
+    metrics = JobCounters()
     metrics.start(ctx["redis"])
-    ctx[CTX_METRICS] = metrics
+    ctx[CTX_COUNTERS] = metrics
     queue = Queue(ctx[CTX_QUEUE])
     settings = resources.settings
     presence = WorkerPresence(
@@ -63,7 +64,7 @@ async def start_bookkeeping(ctx: dict[str, Any]) -> None:
 
 
 async def stop_bookkeeping(ctx: dict[str, Any]) -> None:
-    metrics: JobMetrics | None = ctx.get(CTX_METRICS)
+    metrics: JobCounters | None = ctx.get(CTX_COUNTERS)
     if metrics is not None:
         await metrics.stop(ctx["redis"])
     presence: WorkerPresence | None = ctx.get(CTX_PRESENCE)
@@ -95,7 +96,7 @@ async def on_given_up(ctx: dict[str, Any], result: JobResult) -> None:
         job_try=result.job_try,
         error=error,
     )
-    metrics: JobMetrics | None = ctx.get(CTX_METRICS)
+    metrics: JobCounters | None = ctx.get(CTX_COUNTERS)
     if metrics is not None:
         metrics.record(result.function, Outcome.FAILED, 0.0)
     arguments: dict[str, Any] = dict(result.kwargs)

@@ -12,7 +12,7 @@ from mluv.resources import Resources
 from mluv.settings import Settings
 from mluv.web.dashboard.routes import add_dashboard_routes
 from mluv.web.health import RESOURCES_KEY, add_health_routes
-from mluv.web.metrics import add_metrics_routes
+from mluv.web.prometheus import add_metrics_routes
 
 log = get_logger(__name__)
 
@@ -30,7 +30,7 @@ async def run_dashboard(settings: Settings, *, stop: asyncio.Event | None = None
     """`mluv dashboard`: the web app (dashboard, /metrics, health) without the bot and the workers."""
     from mluv.resources import with_service_urls
     from mluv.sentry import init_sentry
-    from mluv.web.metrics import start_metrics_server
+    from mluv.web.prometheus import start_metrics_server
 
     settings = with_service_urls(settings)
     init_sentry(settings, component="dashboard")

@@ -1,5 +1,5 @@
 """The learner's experience end to end: real aiogram over HTTP against the sandbox, real PostgreSQL and
-Redis, the embedded workers, in polling and in webhook mode."""
+Redis, the in-process workers, in polling and in webhook mode."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from mluv.resources import Resources
 from mluv.settings import Settings
 from mluv.telegram.sandbox import MessageRecord, SandboxClient, SandboxConfig, run_sandbox
 from mluv.web.app import create_app
-from mluv.worker import EmbeddedWorkers
+from mluv.worker import InProcessWorkers
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -77,7 +77,7 @@ async def stack(
         web_runner = web.AppRunner(app)
         await web_runner.setup()
         await web.TCPSite(web_runner, "127.0.0.1", unused_tcp_port).start()
-        workers = EmbeddedWorkers(resources)
+        workers = InProcessWorkers(resources)
         await workers.start()
         await runner.start()
         for user_id, name, language in ((LEARNER, "Olga", "uk"), (OTHER, "Ivan", "ru"), (ADMIN, "Ops", "ru")):

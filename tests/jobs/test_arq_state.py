@@ -22,7 +22,7 @@ from mluv.jobs.arq_state import (
     read_workers,
     recent_results,
 )
-from mluv.jobs.metrics import RECENT_JOBS_KEPT, RECENT_JOBS_KEY, WORKERS_KEY, WorkerPresence, worker_key
+from mluv.jobs.presence import RECENT_JOBS_KEPT, RECENT_JOBS_KEY, WORKERS_KEY, WorkerPresence, worker_key
 from mluv.jobs.queues import Queue
 from mluv.jobs.serializer import serialize
 

@@ -21,6 +21,7 @@ from fakeredis.aioredis import FakeRedis
 from pydantic import BaseModel
 
 from mluv.jobs import run
+from mluv.jobs.counters import Outcome
 from mluv.jobs.declare import (
     DeclaredJob,
     InvalidJobArguments,
@@ -28,13 +29,12 @@ from mluv.jobs.declare import (
     job,
     registry,
 )
-from mluv.jobs.metrics import Outcome
 from mluv.jobs.queues import Queue
 from mluv.jobs.retry import RetryableError, RetryPolicy
 from mluv.jobs.run import (
     ARQ_TIMEOUT_MARGIN,
     CRASH_ALLOWANCE,
-    CTX_METRICS,
+    CTX_COUNTERS,
     CTX_RESOURCES,
     JobContext,
     WorkerDied,
@@ -102,7 +102,7 @@ def ctx(settings: Settings, metrics: RecordingMetrics) -> dict[str, Any]:
     """What arq (plus the worker's on_startup) hands a job."""
     return {
         CTX_RESOURCES: SimpleNamespace(settings=settings, session_factory=object()),
-        CTX_METRICS: metrics,
+        CTX_COUNTERS: metrics,
         "job_id": "job-1",
         "job_try": 1,
         "enqueue_time": dt.datetime(2024, 5, 1, tzinfo=dt.UTC),
@@ -714,7 +714,7 @@ async def test_timeout_is_retried_when_the_policy_says_so(ctx: dict[str, Any]) -
 
 
 async def test_run_without_metrics(ctx: dict[str, Any]) -> None:
-    del ctx[CTX_METRICS]
+    del ctx[CTX_COUNTERS]
     assert await REMIND.run(ctx, user_id=1, day=DAY) == "1:2024-05-01:"
 
 

@@ -1,5 +1,5 @@
 """The dashboard in real headless Chromium (Debian's /usr/bin/chromium driven by Playwright): log in, watch a
-job run, retry a dead letter, watch a broadcast's progress bar move, and the refusals. Embedded workers run
+job run, retry a dead letter, watch a broadcast's progress bar move, and the refusals. In-process workers run
 the jobs, against real PostgreSQL and Redis.
 
 Without /usr/bin/chromium these tests skip, or fail with CI=true. `MLUV_SCREENSHOTS=docs/screenshots`
@@ -23,7 +23,7 @@ from playwright.async_api import Browser, BrowserContext, Locator, Page, async_p
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 
-import workers as catalogue  # noqa: F401 - registers the jobs the embedded workers run (broadcast, crons)
+import workers as catalogue  # noqa: F401 - registers the jobs the in-process workers run (broadcast, crons)
 from mluv.db.models import Broadcast, CronRun, Delivery, JobFailure
 from mluv.jobs.failures import insert_failure
 from mluv.jobs.queues import Queue
@@ -32,7 +32,7 @@ from mluv.settings import Settings
 from mluv.telegram.broadcasts import BROADCAST_KIND, broadcast_key
 from mluv.web.app import create_app
 from mluv.web.auth import SESSION_COOKIE
-from mluv.worker import EmbeddedWorkers
+from mluv.worker import InProcessWorkers
 from tests.conftest import REPO_ROOT, in_ci, unavailable
 from tests.web import dashboard_jobs
 from tests.web.conftest import BOT_TOKEN, DASHBOARD_TOKEN
@@ -94,7 +94,7 @@ async def live(
     runner = web.AppRunner(create_app(resources), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
-    workers = EmbeddedWorkers(resources)
+    workers = InProcessWorkers(resources)
     await workers.start()
     try:
         yield Live(f"http://127.0.0.1:{unused_tcp_port}", resources, settings)

@@ -15,8 +15,9 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from mluv.db.models import Broadcast, CronRun, JobFailure
+from mluv.jobs.counters import JobCounters, Outcome
 from mluv.jobs.failures import insert_failure
-from mluv.jobs.metrics import JobMetrics, Outcome, WorkerPresence
+from mluv.jobs.presence import WorkerPresence
 from mluv.jobs.queues import Queue
 from mluv.jobs.serializer import serialize
 from mluv.resources import Resources
@@ -342,7 +343,7 @@ async def populate(resources: Resources, redis: Redis, session_factory: Any) -> 
                 finished_at=dt.datetime.now(dt.UTC),
             )
         )
-    metrics = JobMetrics()
+    metrics = JobCounters()
     for duration in (0.004, 0.02, 0.03, 0.2):
         metrics.record("ping", Outcome.SUCCEEDED, duration)
     metrics.record("dashboard_test_flaky", Outcome.FAILED, 0.05)

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.web.conftest import Client
-from tests.web.test_metrics import scrape
+from tests.web.test_prometheus import scrape
 
 pytestmark = pytest.mark.integration
 

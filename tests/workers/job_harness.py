@@ -29,7 +29,7 @@ from mluv.jobs.run import CTX_RESOURCES
 from mluv.resources import Resources
 from mluv.settings import Settings
 from mluv.telegram.sandbox import MessageRecord, SandboxClient, SandboxConfig, run_sandbox
-from mluv.worker import EmbeddedWorkers
+from mluv.worker import InProcessWorkers
 
 UTC = dt.UTC
 
@@ -179,12 +179,12 @@ async def job_harness(settings: Settings, *, limits: bool = False) -> AsyncItera
 async def bot_with_workers(
     harness: Harness, queues: tuple[Queue, ...] = (Queue.FAST,)
 ) -> AsyncIterator[None]:
-    """The bot (polling the sandbox) and embedded workers in this process, sharing the harness's Resources.
+    """The bot (polling the sandbox) and in-process workers in this process, sharing the harness's Resources.
 
     Only the fast queue by default: the long queue's workers would catch up daily crons at start.
     """
     runner = BotRunner(create_dispatcher(harness.resources), harness.resources.bot, harness.settings)
-    workers = EmbeddedWorkers(harness.resources, queues=queues)
+    workers = InProcessWorkers(harness.resources, queues=queues)
     await workers.start()
     await runner.start()
     try:

@@ -15,7 +15,7 @@ from mluv.bot.filters import IsAdmin
 from mluv.db.models import FailureStatus, JobFailure
 from mluv.i18n import t
 from mluv.jobs.arq_state import queue_states
-from mluv.jobs.metrics import read_job_stats
+from mluv.jobs.counters import read_job_stats
 from mluv.resources import Resources
 
 router = Router(name="jobs_status")

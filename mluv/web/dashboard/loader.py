@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from mluv.db.models import Broadcast, FailureStatus, JobFailure
 from mluv.jobs import arq_state
-from mluv.jobs.metrics import JobStats, read_job_stats
+from mluv.jobs.counters import JobStats, read_job_stats
 from mluv.resources import Resources
 from mluv.telegram import broadcasts
 from mluv.web.sources import dead_letters

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mluv.jobs.metrics import JobStats
+from mluv.jobs.counters import JobStats
 from mluv.web.dashboard.html import e, fmt_duration, fmt_timestamp, now_utc, table
 from mluv.web.dashboard.loader import Loader, View
 

@@ -18,13 +18,14 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from mluv.db.models import CronRun, Delivery
+from mluv.jobs.counters import BUCKETS, JobCounters, Outcome
 from mluv.jobs.failures import insert_failure
-from mluv.jobs.metrics import BUCKETS, JobMetrics, Outcome, WorkerPresence
+from mluv.jobs.presence import WorkerPresence
 from mluv.jobs.queues import Queue
 from mluv.resources import Resources
 from mluv.settings import Settings
 from mluv.web.app import create_app
-from mluv.web.metrics import Exposition, escape_label, start_metrics_server
+from mluv.web.prometheus import Exposition, escape_label, start_metrics_server
 from tests.web import dashboard_jobs
 from tests.web.conftest import METRICS_TOKEN, Client
 
@@ -64,7 +65,7 @@ async def test_metrics_need_the_bearer_token(client: Client) -> None:
 
 
 async def populate(resources: Resources, redis: Redis, session_factory: Any) -> None:
-    metrics = JobMetrics()
+    metrics = JobCounters()
     for duration in (0.003, 0.04, 0.04, 0.7, 12.0):
         metrics.record("ping", Outcome.SUCCEEDED, duration)
     metrics.record("send_message", Outcome.RETRIED, 0.2)
@@ -123,7 +124,7 @@ async def test_metrics_parse_and_carry_the_figures(
     assert value(found, "mluv_jobs_succeeded_total", job="ping") == 5
     assert value(found, "mluv_jobs_failed_total", job="send_message") == 1
     assert value(found, "mluv_jobs_retried_total", job="send_message") == 1
-    # The histogram is cumulative, with every bucket of mluv.jobs.metrics and +Inf.
+    # The histogram is cumulative, with every bucket of mluv.jobs.counters and +Inf.
     buckets = [s for s in found["mluv_job_duration_seconds_bucket"] if s.labels["job"] == "ping"]
     assert len(buckets) == len(BUCKETS) + 1 and buckets[-1].labels["le"] == "+Inf"
     assert value(found, "mluv_job_duration_seconds_bucket", job="ping", le="0.005") == 1

@@ -24,7 +24,7 @@ from aiohttp import web
 from mluv import __version__
 from mluv.db.models import CronRunStatus
 from mluv.jobs.arq_state import queue_states, workers_view
-from mluv.jobs.metrics import BUCKETS, read_job_stats
+from mluv.jobs.counters import BUCKETS, read_job_stats
 from mluv.jobs.queues import Queue
 from mluv.logs import get_logger
 from mluv.resources import Resources

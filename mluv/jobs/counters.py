@@ -1,4 +1,7 @@
-"""Per-job metrics shared by all workers: counts and a duration histogram in Redis.
+"""Job counters shared by all workers: per job, counts by outcome and a duration histogram in Redis.
+
+(The word "metrics" is kept for what /metrics exports, mluv.web.prometheus, and for the Redis prefix
+`mluv:metrics`, which deployed dashboards read.)
 
 A tuned arq worker spends ~0.5 ms of CPU per job, mostly in Redis round trips, so recording must not add
 a round trip per job: outcomes are aggregated in process and flushed in one pipeline every second (and at
@@ -10,9 +13,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-import json
-import os
-import socket
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -50,7 +50,7 @@ class _Delta:
     last_execution: float = 0.0
 
 
-class JobMetrics:
+class JobCounters:
     """In-process aggregation of job outcomes, flushed to Redis in batches."""
 
     def __init__(self, flush_interval: float = 1.0) -> None:
@@ -198,112 +198,3 @@ async def read_job_stats(redis: Redis) -> list[JobStats]:
         *hashes, last_rows = await pipe.execute()
     last = {(n.decode() if isinstance(n, bytes) else n): float(score) for n, score in last_rows}
     return [_stats_from_hash(name, raw, last.get(name)) for name, raw in zip(names, hashes, strict=True)]
-
-
-# --- worker presence: who is alive, what it runs, what it just finished ---------------------------------
-# Written here; read by mluv.jobs.arq_state (read_workers, read_recent_job_ids).
-
-# Zset of worker ids scored by their last write (unix s), so readers find workers without SCAN.
-WORKERS_KEY = f"{KEY_PREFIX}:workers"
-# Newest-first list of ids of jobs that just finished (any outcome): an index into arq:result:<id>, so the
-# dashboard never SCANs a keyspace that holds an hour of results.
-RECENT_JOBS_KEY = f"{KEY_PREFIX}:recent_jobs"
-RECENT_JOBS_KEPT = 2000
-# Zset members older than this are pruned by any worker's write (their keys expired long before).
-WORKERS_PRUNE_AFTER = 3600.0
-
-
-def worker_key(worker_id: str) -> str:
-    return f"{KEY_PREFIX}:worker:{worker_id}"
-
-
-class WorkerPresence:
-    """One worker's heartbeat with identity, load and running jobs; arq's heartbeat is per queue only.
-
-    The arq hooks (on_job_start, after_job_end) only touch this object; the writes are batched like the
-    job metrics: one pipeline per second while jobs change, else one per heartbeat interval.
-    """
-
-    def __init__(self, queue: str, *, max_jobs: int, heartbeat_seconds: float, worker_id: str | None = None):
-        self.queue = queue
-        self.max_jobs = max_jobs
-        self.heartbeat_seconds = heartbeat_seconds
-        label = queue.rsplit(":", 1)[-1]
-        # Embedded workers share a pid, so the queue is part of the identity.
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{label}"
-        self.started_at = time.time()
-        self.running: dict[str, tuple[int, float]] = {}
-        self.jobs_done = 0
-        self._finished: list[str] = []
-        self._changed = True
-        self._last_write = 0.0
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def ttl(self) -> float:
-        # Like arq's heartbeat (interval + 1 s), plus a second for this loop's own tick.
-        return self.heartbeat_seconds + 2
-
-    def job_started(self, job_id: str, job_try: int) -> None:
-        self.running[job_id] = (job_try, time.time())
-        self._changed = True
-
-    def job_ended(self, job_id: str) -> None:
-        self.running.pop(job_id, None)
-        self._finished.append(job_id)
-        self.jobs_done += 1
-        self._changed = True
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "id": self.worker_id,
-            "queue": self.queue,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "started_at": self.started_at,
-            "seen_at": time.time(),
-            "max_jobs": self.max_jobs,
-            "jobs_done": self.jobs_done,
-            "running": [
-                {"job_id": job_id, "try": job_try, "started_at": started}
-                for job_id, (job_try, started) in self.running.items()
-            ],
-        }
-
-    async def flush(self, redis: Redis, *, force: bool = False) -> bool:
-        """Write the heartbeat (and the finished ids) if anything changed or it is due; True if written."""
-        now = time.time()
-        if not (force or self._changed or now - self._last_write >= self.heartbeat_seconds - 1):
-            return False
-        finished, self._finished = self._finished, []
-        self._changed = False
-        try:
-            async with redis.pipeline(transaction=False) as pipe:
-                pipe.set(worker_key(self.worker_id), json.dumps(self.snapshot()), px=int(self.ttl * 1000))
-                pipe.zadd(WORKERS_KEY, {self.worker_id: now})
-                pipe.zremrangebyscore(WORKERS_KEY, "-inf", now - WORKERS_PRUNE_AFTER)
-                if finished:
-                    pipe.lpush(RECENT_JOBS_KEY, *finished)  # LPUSH a b c leaves c (the newest) first
-                    pipe.ltrim(RECENT_JOBS_KEY, 0, RECENT_JOBS_KEPT - 1)
-                await pipe.execute()
-        except Exception:
-            self._finished[:0] = finished
-            self._changed = True
-            raise
-        self._last_write = now
-        return True
-
-    def start(self, redis: Redis) -> None:
-        if self._task is None:
-            loop = flush_periodically(lambda: self.flush(redis), 1.0, "worker presence write")
-            self._task = asyncio.create_task(loop, name="mluv-worker-presence")
-
-    async def stop(self, redis: Redis) -> None:
-        await cancel_task(self._task)
-        self._task = None
-        # A stopped worker disappears at once instead of when its key expires.
-        with contextlib.suppress(Exception):
-            self.running.clear()
-            await self.flush(redis, force=True)
-            await redis.delete(worker_key(self.worker_id))
-            await redis.zrem(WORKERS_KEY, self.worker_id)

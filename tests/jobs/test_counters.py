@@ -12,11 +12,11 @@ import pytest
 from fakeredis.aioredis import FakeRedis
 from redis.asyncio import Redis
 
-from mluv.jobs.metrics import (
+from mluv.jobs.counters import (
     BUCKETS,
     LAST_EXECUTION_KEY,
     NAMES_KEY,
-    JobMetrics,
+    JobCounters,
     JobStats,
     Outcome,
     job_key,
@@ -88,7 +88,7 @@ def bucket_counts(**counts: int) -> tuple[int, ...]:
 
 
 async def test_flush_writes_everything_in_one_pipeline(redis: Redis, spy: PipelineSpy) -> None:
-    metrics = JobMetrics()
+    metrics = JobCounters()
     metrics.record("send_reminder", Outcome.SUCCEEDED, 0.003, finished_at=1000.0)
     metrics.record("send_reminder", Outcome.SUCCEEDED, 0.2, finished_at=1002.0)
     metrics.record("send_reminder", Outcome.FAILED, 0.7, finished_at=1001.0)
@@ -128,13 +128,13 @@ async def test_flush_writes_everything_in_one_pipeline(redis: Redis, spy: Pipeli
 
 
 async def test_flush_with_nothing_pending_does_nothing(redis: Redis, spy: PipelineSpy) -> None:
-    assert await JobMetrics().flush(redis) == 0
+    assert await JobCounters().flush(redis) == 0
     assert spy.pipelines == []
     assert await read_job_stats(redis) == []
 
 
 async def test_flush_clears_pending(redis: Redis) -> None:
-    metrics = JobMetrics()
+    metrics = JobCounters()
     metrics.record("a", Outcome.SUCCEEDED, 0.01)
     assert await metrics.flush(redis) == 1
     assert await metrics.flush(redis) == 0
@@ -143,7 +143,7 @@ async def test_flush_clears_pending(redis: Redis) -> None:
 
 
 async def test_two_workers_add_up(redis: Redis) -> None:
-    worker_a, worker_b = JobMetrics(), JobMetrics()
+    worker_a, worker_b = JobCounters(), JobCounters()
     worker_a.record("ping", Outcome.SUCCEEDED, 0.004, finished_at=100.0)
     worker_a.record("ping", Outcome.SUCCEEDED, 0.004, finished_at=101.0)
     worker_b.record("ping", Outcome.FAILED, 0.03, finished_at=105.0)
@@ -163,7 +163,7 @@ async def test_two_workers_add_up(redis: Redis) -> None:
 
 
 async def test_flush_failure_keeps_deltas_for_the_next_flush(redis: Redis, spy: PipelineSpy) -> None:
-    metrics = JobMetrics()
+    metrics = JobCounters()
     metrics.record("ping", Outcome.SUCCEEDED, 0.02, finished_at=200.0)
     metrics.record("ping", Outcome.FAILED, 0.02, finished_at=210.0)
     spy.fail_next = 1
@@ -189,7 +189,7 @@ async def test_flush_failure_keeps_deltas_for_the_next_flush(redis: Redis, spy: 
 
 
 async def test_last_execution_keeps_the_newest_across_flushes(redis: Redis) -> None:
-    late, early = JobMetrics(), JobMetrics()
+    late, early = JobCounters(), JobCounters()
     late.record("ping", Outcome.SUCCEEDED, 0.01, finished_at=2000.0)
     early.record("ping", Outcome.SUCCEEDED, 0.01, finished_at=1000.0)
     await late.flush(redis)
@@ -205,7 +205,7 @@ async def test_last_execution_keeps_the_newest_across_flushes(redis: Redis) -> N
 
 
 async def test_record_defaults_finished_at_to_now(redis: Redis) -> None:
-    metrics = JobMetrics()
+    metrics = JobCounters()
     before = time.time()
     metrics.record("ping", Outcome.SUCCEEDED, 0.01)
     after = time.time()
@@ -216,7 +216,7 @@ async def test_record_defaults_finished_at_to_now(redis: Redis) -> None:
 
 
 async def test_redis_layout(redis: Redis) -> None:
-    metrics = JobMetrics()
+    metrics = JobCounters()
     metrics.record("ping", Outcome.SUCCEEDED, 0.01, finished_at=50.0)
     await metrics.flush(redis)
     assert await redis.smembers(NAMES_KEY) == {b"ping"}  # type: ignore[misc]
@@ -244,7 +244,7 @@ async def test_redis_layout(redis: Redis) -> None:
     ],
 )
 async def test_bucket_of_a_duration(redis: Redis, duration: float, bucket: int) -> None:
-    metrics = JobMetrics()
+    metrics = JobCounters()
     metrics.record("ping", Outcome.SUCCEEDED, duration, finished_at=1.0)
     await metrics.flush(redis)
     [stats] = await read_job_stats(redis)
@@ -252,7 +252,7 @@ async def test_bucket_of_a_duration(redis: Redis, duration: float, bucket: int) 
 
 
 async def test_background_flush_and_stop(redis: Redis) -> None:
-    metrics = JobMetrics(flush_interval=0.01)
+    metrics = JobCounters(flush_interval=0.01)
     metrics.start(redis)
     metrics.start(redis)  # idempotent
     metrics.record("ping", Outcome.SUCCEEDED, 0.01, finished_at=1.0)
@@ -270,7 +270,7 @@ async def test_background_flush_and_stop(redis: Redis) -> None:
 
 
 async def test_background_flush_survives_redis_errors(redis: Redis, spy: PipelineSpy) -> None:
-    metrics = JobMetrics(flush_interval=0.01)
+    metrics = JobCounters(flush_interval=0.01)
     spy.fail_next = 2
     metrics.record("ping", Outcome.SUCCEEDED, 0.01, finished_at=1.0)
     metrics.start(redis)
