@@ -1,7 +1,7 @@
 """Gamification: streak resets by each learner's local day, and streak milestones with star bonuses.
 
     job                                queue  tries  job id / schedule (UTC)
-    award_streak_milestones(user_id)   fast   5      milestones:{user_id}:{local day} (set by the handler)
+    award_streak_milestones(user_id, day)  fast  5   milestones:{user_id}:{day} (the learner's local day)
     check_and_reset_streaks            long   3      hourly at :05
 
 Why hourly rather than once a day: a streak breaks when the learner's *local* yesterday had no practice,
@@ -36,11 +36,6 @@ log = get_logger(__name__)
 MILESTONE_KIND = "milestone"
 
 
-def milestone_job_id(user_id: int, day: dt.date) -> str:
-    """One award check per learner and local day: the streak changes at most once a day."""
-    return f"milestones:{user_id}:{day.isoformat()}"
-
-
 async def record_awards(
     session: AsyncSession,
     user_id: int,
@@ -62,8 +57,9 @@ async def record_awards(
     )
 
 
-@job(queue=Queue.FAST, retry=DELIVERY_RETRY)
-async def award_streak_milestones(ctx: JobContext[Resources], user_id: int) -> dict[str, Any]:
+# One award check per learner and local day (`day`, the day the streak changed): it changes once a day.
+@job(queue=Queue.FAST, retry=DELIVERY_RETRY, job_id="milestones:{user_id}:{day}")
+async def award_streak_milestones(ctx: JobContext[Resources], user_id: int, day: dt.date) -> dict[str, Any]:
     """Award every streak milestone the learner reached and never got: stars and a congratulation, once.
 
     The award (milestones_awarded, stars, a pending ledger row with the text) commits in one transaction

@@ -158,7 +158,12 @@ async def send_daily_reminders(ctx: JobContext[Resources], run: CronRun) -> dict
 # --- daily challenge ---------------------------------------------------------------------------------
 
 
-@job(queue=Queue.FAST, retry=DELIVERY_RETRY, job_id="challenge:{day}:{user_id}:{count}")
+@job(
+    queue=Queue.FAST,
+    retry=DELIVERY_RETRY,
+    job_id="challenge:{day}:{user_id}:{count}",
+    defer_by=CHALLENGE_NUDGE_DELAY,
+)
 async def send_daily_challenge_notification(
     ctx: JobContext[Resources],
     user_id: int,

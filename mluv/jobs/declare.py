@@ -112,6 +112,7 @@ class DeclaredJob(Generic[P, R]):
         timeout: float | None = None,
         job_id: str | Callable[[BaseModel], str] | None = None,
         keep_result: float | None = None,
+        defer_by: float | dt.timedelta | None = None,
     ) -> None:
         if not inspect.iscoroutinefunction(fn):
             raise TypeError(f"{fn!r} is not an async function")
@@ -124,6 +125,8 @@ class DeclaredJob(Generic[P, R]):
         self.timeout = timeout
         self.job_id_template = job_id
         self.keep_result = keep_result
+        # Declared delay: each enqueue is due this long after it unless options() says otherwise.
+        self.defer_by = defer_by
         self.args_model, self.signature = _arguments_model(fn, self.name)
         self.__doc__ = fn.__doc__
 
@@ -223,7 +226,7 @@ class BoundEnqueue(Generic[P]):
             raise InvalidJobArguments(f"{declared.name}: defer_until must be timezone-aware (UTC)")
         self.declared = declared
         self.job_id = job_id
-        self.defer_by = defer_by
+        self.defer_by = declared.defer_by if defer_by is None and defer_until is None else defer_by
         self.defer_until = defer_until
         self.expires = expires
 
@@ -251,12 +254,20 @@ def job(
     timeout: float | None = None,
     job_id: str | Callable[[BaseModel], str] | None = None,
     keep_result: float | None = None,
+    defer_by: float | dt.timedelta | None = None,
 ) -> Callable[[Callable[Concatenate[JobContext[Any], P], Awaitable[R]]], DeclaredJob[P, R]]:
     """Declare a job and register it; see the module docstring."""
 
     def decorate(fn: Callable[Concatenate[JobContext[Any], P], Awaitable[R]]) -> DeclaredJob[P, R]:
         declared = DeclaredJob(
-            fn, name=name, queue=queue, retry=retry, timeout=timeout, job_id=job_id, keep_result=keep_result
+            fn,
+            name=name,
+            queue=queue,
+            retry=retry,
+            timeout=timeout,
+            job_id=job_id,
+            keep_result=keep_result,
+            defer_by=defer_by,
         )
         registry.add_job(declared)
         return declared

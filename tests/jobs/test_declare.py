@@ -435,6 +435,24 @@ async def test_defer_by_sets_a_later_score(pool: ArqRedis) -> None:
     assert 3_599_000 <= scores["reminder:2024-05-01:3"] - scores["reminder:2024-05-01:1"] <= 3_601_000
 
 
+@pytest.mark.parametrize(
+    ("user_id", "options", "delay_ms"),
+    [
+        (1, {}, 30_000),  # the declared delay
+        (2, {"defer_by": 90}, 90_000),  # a call's own delay wins
+        (3, {"defer_by": 0}, 0),
+    ],
+)
+async def test_a_declared_delay_applies_unless_the_call_sets_its_own(
+    pool: ArqRedis, user_id: int, options: dict[str, Any], delay_ms: int
+) -> None:
+    nudge = DeclaredJob(t_decl_remind, name="t_decl_nudge", job_id="nudge:{user_id}", defer_by=30)
+    before_ms = time.time() * 1000
+    assert await nudge.options(**options).enqueue(pool, user_id=user_id, day=DAY) is not None
+    score = dict(await queued(pool))[f"nudge:{user_id}"]
+    assert before_ms + delay_ms - 1_000 <= score <= time.time() * 1000 + delay_ms + 1  # arq rounds to ms
+
+
 async def test_defer_until_sets_that_score(pool: ArqRedis) -> None:
     when = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     await REMIND.options(defer_until=when).enqueue(pool, user_id=1, day=DAY)

@@ -21,13 +21,13 @@ from workers.gamification import (
     MILESTONE_KIND,
     award_streak_milestones,
     check_and_reset_streaks,
-    milestone_job_id,
     record_awards,
 )
 
 pytestmark = pytest.mark.integration
 
 LEARNER = 630_000_001
+DAY = dt.date(2026, 11, 21)  # the local day the streak changed on: the award job's idempotency key
 PRAGUE = "Europe/Prague"
 
 
@@ -43,7 +43,8 @@ def today_in(timezone: str) -> dt.date:
 
 def test_declarations() -> None:
     assert (award_streak_milestones.queue, award_streak_milestones.retry.max_tries) == (Queue.FAST, 5)
-    assert milestone_job_id(42, dt.date(2026, 11, 21)) == "milestones:42:2026-11-21"
+    values = award_streak_milestones.validate(user_id=42, day=dt.date(2026, 11, 21))
+    assert award_streak_milestones.job_id_for(values) == "milestones:42:2026-11-21"
     assert registry.crons["check_and_reset_streaks"] is check_and_reset_streaks
     assert check_and_reset_streaks.minute == 5 and check_and_reset_streaks.hour is None  # hourly, UTC
     assert check_and_reset_streaks.retry.max_tries > 1
@@ -55,10 +56,10 @@ def test_declarations() -> None:
 async def test_a_milestone_is_awarded_once_however_often_the_job_runs(harness: Harness) -> None:
     await harness.add_learner(LEARNER, language="uk", streak=3, last_practice=today_in(PRAGUE))
 
-    first = await harness.run(award_streak_milestones, user_id=LEARNER)
-    again = await harness.run(award_streak_milestones, user_id=LEARNER)
+    first = await harness.run(award_streak_milestones, user_id=LEARNER, day=DAY)
+    again = await harness.run(award_streak_milestones, user_id=LEARNER, day=DAY)
     together = await asyncio.gather(
-        *(harness.run(award_streak_milestones, user_id=LEARNER) for _ in range(4))
+        *(harness.run(award_streak_milestones, user_id=LEARNER, day=DAY) for _ in range(4))
     )
 
     assert first == {"awarded": [3], "stars": 5, "deliveries": {"milestone:3": "sent"}}
@@ -73,7 +74,9 @@ async def test_a_milestone_is_awarded_once_however_often_the_job_runs(harness: H
 async def test_concurrent_first_runs_award_once(harness: Harness) -> None:
     await harness.add_learner(LEARNER, streak=7, last_practice=today_in(PRAGUE), milestones=[3])
 
-    results = await asyncio.gather(*(harness.run(award_streak_milestones, user_id=LEARNER) for _ in range(5)))
+    results = await asyncio.gather(
+        *(harness.run(award_streak_milestones, user_id=LEARNER, day=DAY) for _ in range(5))
+    )
 
     assert sorted(tuple(result["awarded"]) for result in results) == [(), (), (), (), (7,)]
     assert (await harness.user(LEARNER)).stars == 10
@@ -84,7 +87,7 @@ async def test_concurrent_first_runs_award_once(harness: Harness) -> None:
 async def test_missed_milestones_are_all_awarded_once(harness: Harness) -> None:
     await harness.add_learner(LEARNER, streak=15, last_practice=today_in(PRAGUE))
 
-    result = await harness.run(award_streak_milestones, user_id=LEARNER)
+    result = await harness.run(award_streak_milestones, user_id=LEARNER, day=DAY)
 
     assert result["awarded"] == [3, 7, 14] and result["stars"] == 35
     assert (await harness.user(LEARNER)).stars == 35
@@ -102,7 +105,7 @@ async def test_nothing_is_awarded_below_a_new_milestone(
     # (3, [3, 7]): a learner who lost a 7-day streak and is back at 3 days is not paid again.
     await harness.add_learner(LEARNER, streak=streak, last_practice=today_in(PRAGUE), milestones=awarded)
 
-    result = await harness.run(award_streak_milestones, user_id=LEARNER)
+    result = await harness.run(award_streak_milestones, user_id=LEARNER, day=DAY)
 
     assert result == {"awarded": [], "stars": 0, "deliveries": {}}
     assert (await harness.user(LEARNER)).stars == 0
@@ -111,7 +114,7 @@ async def test_nothing_is_awarded_below_a_new_milestone(
 
 async def test_a_learner_without_a_streak_row_gets_nothing(harness: Harness) -> None:
     await harness.add_learner(LEARNER)
-    assert await harness.run(award_streak_milestones, user_id=LEARNER) == {
+    assert await harness.run(award_streak_milestones, user_id=LEARNER, day=DAY) == {
         "awarded": [],
         "stars": 0,
         "deliveries": {},
@@ -129,12 +132,12 @@ async def test_a_congratulation_left_pending_by_a_crash_is_sent_by_the_next_run(
     assert (await harness.user(LEARNER)).stars == 5
     assert await harness.texts(LEARNER) == []
 
-    result = await harness.run(award_streak_milestones, user_id=LEARNER)
+    result = await harness.run(award_streak_milestones, user_id=LEARNER, day=DAY)
 
     assert result == {"awarded": [], "stars": 0, "deliveries": {"milestone:3": "sent"}}
     assert (await harness.user(LEARNER)).stars == 5
     assert await harness.texts(LEARNER) == ["🏆 3"]
-    await harness.run(award_streak_milestones, user_id=LEARNER)
+    await harness.run(award_streak_milestones, user_id=LEARNER, day=DAY)
     assert await harness.texts(LEARNER) == ["🏆 3"]
 
 
@@ -142,12 +145,12 @@ async def test_a_blocked_learner_keeps_the_stars_and_is_marked_inactive(harness:
     await harness.add_learner(LEARNER, streak=3, last_practice=today_in(PRAGUE))
     await harness.sandbox.set_chat_flags(LEARNER, blocked=True)
 
-    result = await harness.run(award_streak_milestones, user_id=LEARNER)
+    result = await harness.run(award_streak_milestones, user_id=LEARNER, day=DAY)
 
     assert result["deliveries"] == {"milestone:3": "blocked"}
     user = await harness.user(LEARNER)
     assert (user.stars, user.is_active) == (5, False)
-    await harness.run(award_streak_milestones, user_id=LEARNER)
+    await harness.run(award_streak_milestones, user_id=LEARNER, day=DAY)
     assert (await harness.sandbox.counters())["forbidden_403"] == 1
 
 
@@ -173,9 +176,7 @@ async def test_practising_on_the_third_day_in_a_row_earns_the_first_milestone(
     assert (await harness.user(LEARNER)).stars == 5
     streak = await harness.streak(LEARNER)
     assert (streak.current, streak.milestones_awarded) == (3, [3])
-    assert await harness.job_ids("milestones:", finished=True) == {
-        milestone_job_id(LEARNER, today_in(PRAGUE))
-    }
+    assert await harness.job_ids("milestones:", finished=True) == {f"milestones:{LEARNER}:{today_in(PRAGUE)}"}
 
 
 # --- streak resets -----------------------------------------------------------------------------------

@@ -331,7 +331,7 @@ async def test_a_stale_challenge_nudge_is_skipped(
 async def test_the_handler_nudges_at_the_third_and_fourth_message_only(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("mluv.bot.handlers.practice.CHALLENGE_NUDGE_DELAY", dt.timedelta(seconds=0.2))
+    monkeypatch.setattr(send_daily_challenge_notification, "defer_by", dt.timedelta(seconds=0.2))
     monkeypatch.setattr("mluv.bot.dispatcher.FLOOD_LIMIT", 100)
     await harness.sandbox.create_user(LEARNER, "Olga", language_code="ru")
     nudges = [t("ru", "daily-challenge-nudge", done=n, goal=5, left=5 - n) for n in (3, 4)]

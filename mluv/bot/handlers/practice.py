@@ -16,8 +16,8 @@ from mluv.db.models import User
 from mluv.domain.czech import count_words
 from mluv.domain.progress import DAILY_CHALLENGE_NUDGES, local_date
 from mluv.i18n import t
-from workers.gamification import award_streak_milestones, milestone_job_id
-from workers.notifications import CHALLENGE_NUDGE_DELAY, send_daily_challenge_notification
+from workers.gamification import award_streak_milestones
+from workers.notifications import send_daily_challenge_notification
 from workers.review import review_message
 
 router = Router(name="practice")
@@ -46,13 +46,11 @@ async def practice(message: Message, session: AsyncSession, pool: ArqRedis, user
     await review_message.enqueue(pool, message_id=practice.message.id)
     today = local_date(now, user.timezone)
     if practice.messages_today in DAILY_CHALLENGE_NUDGES:
-        await send_daily_challenge_notification.options(defer_by=CHALLENGE_NUDGE_DELAY).enqueue(
+        await send_daily_challenge_notification.enqueue(
             pool, user_id=user.id, day=today, count=practice.messages_today
         )
     if practice.streak_changed:
-        await award_streak_milestones.options(job_id=milestone_job_id(user.id, today)).enqueue(
-            pool, user_id=user.id
-        )
+        await award_streak_milestones.enqueue(pool, user_id=user.id, day=today)
     # The acknowledgement is a courtesy (the feedback follows): under Telegram's per-chat limit skip it
     # rather than fail the update.
     with contextlib.suppress(TelegramRetryAfter):
