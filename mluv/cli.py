@@ -44,13 +44,13 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             return 2
         return 0
     import workers  # noqa: F401 - the catalogue: its crons are listed, its dead letters retried by name
-    from mluv.web.app import run_dashboard
+    from mluv.serve import serve_dashboard
     from mluv.worker import load_extra_job_modules
 
     settings = _settings()
     load_extra_job_modules()
     overrides = {k: v for k, v in (("web_host", args.host), ("web_port", args.port)) if v is not None}
-    asyncio.run(run_dashboard(settings.model_copy(update=overrides)))
+    asyncio.run(serve_dashboard(settings.model_copy(update=overrides)))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""`mluv serve`: one process with the web server, the bot and (optionally) the in-process workers.
+"""`mluv serve` (the web server, the bot and the in-process workers) and `mluv dashboard` (the web alone).
 
 Start order: service URLs (embedded servers in development when unset) → the Bot API sandbox when no
 Telegram is configured → migrations → Resources → web server (with the webhook route) → workers → bot.
@@ -69,16 +69,10 @@ async def serve(settings: Settings, *, migrate: bool = True, stop: asyncio.Event
         runner = BotRunner(create_dispatcher(resources), resources.bot, settings)
         app = create_app(resources)
         runner.register_webhook_route(app)
-        web_runner = web.AppRunner(app, access_log=None)
-        await web_runner.setup()
-        stack.push_async_callback(web_runner.cleanup)
-        await web.TCPSite(web_runner, settings.web_host, settings.web_port).start()
+        await start_web(stack, app, resources)
         log.info(
             "web server listening", url=f"http://{settings.web_host}:{settings.web_port}", health="/healthz"
         )
-        metrics_runner = await start_metrics_server(resources)
-        if metrics_runner is not None:
-            stack.push_async_callback(metrics_runner.cleanup)
         if settings.workers_in_process:
             workers = InProcessWorkers(resources)
             await workers.start()
@@ -91,6 +85,31 @@ async def serve(settings: Settings, *, migrate: bool = True, stop: asyncio.Event
         await stop.wait()
         log.info("shutting down")
     log.info("stopped")
+
+
+async def serve_dashboard(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """`mluv dashboard`: the web app (dashboard, /metrics, health) without the bot and the workers."""
+    settings = with_service_urls(settings)
+    init_sentry(settings, component="dashboard")
+    stop = stop or _stop_on_signals()
+    async with contextlib.AsyncExitStack() as stack:
+        resources = await Resources.create(settings)
+        stack.push_async_callback(resources.close)
+        await start_web(stack, create_app(resources), resources)
+        log.info("dashboard listening", url=f"http://{settings.web_host}:{settings.web_port}/dashboard")
+        await stop.wait()
+
+
+async def start_web(stack: contextlib.AsyncExitStack, app: web.Application, resources: Resources) -> None:
+    """Serve `app` on WEB_HOST:WEB_PORT, and /metrics on METRICS_PORT when set, until `stack` closes."""
+    settings = resources.settings
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    await web.TCPSite(runner, settings.web_host, settings.web_port).start()
+    metrics_runner = await start_metrics_server(resources)
+    if metrics_runner is not None:
+        stack.push_async_callback(metrics_runner.cleanup)
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -20,7 +20,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, exists, func, select, update
+from sqlalchemy import ColumnElement, Select, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mluv.db.models import Broadcast, BroadcastStatus, DeliveryStatus, User
@@ -217,13 +217,7 @@ async def cancel(
             .returning(Broadcast.id)
         )
         if cancelled is not None:
-            # Batches claim only pending rows, so this stops them row by row even before they notice.
-            await ledger.cancel_pending(
-                session,
-                kind=BROADCAST_KIND,
-                business_key=broadcast_key(broadcast_id),
-                reason="broadcast cancelled",
-            )
+            await _cancel_unsent(session, broadcast_id)
     if cancelled is None:
         return False
     await redis.delete(_plan_key(broadcast_id), _resume_key(broadcast_id))
@@ -232,19 +226,29 @@ async def cancel(
     return True
 
 
+async def _cancel_unsent(
+    session: AsyncSession, broadcast_id: int, *, when: ColumnElement[bool] | None = None
+) -> None:
+    # Batches claim only pending rows, so this stops them row by row even before they notice.
+    await ledger.cancel_pending(
+        session,
+        kind=BROADCAST_KIND,
+        business_key=broadcast_key(broadcast_id),
+        reason="broadcast cancelled",
+        when=when,
+    )
+
+
 async def settle_cancelled(
     session_factory: async_sessionmaker[AsyncSession], sender: Sender, broadcast_id: int
 ) -> None:
     """A broadcast cancelled by someone who only changed its status (the dashboard): its unsent rows
     become cancelled and the operator's message shows the final state (both idempotent)."""
     async with session_factory.begin() as session:
-        await ledger.cancel_pending(
-            session,
-            kind=BROADCAST_KIND,
-            business_key=broadcast_key(broadcast_id),
-            reason="broadcast cancelled",
-            when=exists().where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.CANCELLED),
+        cancelled = exists().where(
+            Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.CANCELLED
         )
+        await _cancel_unsent(session, broadcast_id, when=cancelled)
     await edit_progress(session_factory, sender, broadcast_id, final=True)
 
 
