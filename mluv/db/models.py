@@ -34,6 +34,8 @@ from sqlalchemy import text as sql
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from mluv.domain.review import LEVELS
+
 # Deterministic constraint names keep autogenerate stable and let migrations refer to them by name.
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -44,7 +46,6 @@ NAMING_CONVENTION = {
 }
 
 LANGUAGES = ("ru", "uk")
-LEVELS = ("beginner", "intermediate", "advanced")
 SCHEDULED_TARGETS = ("user", "channel", "all")
 BROADCAST_TARGETS = ("all", "channels")
 

@@ -56,6 +56,24 @@ CorrectionKind = Literal[
 ]
 CORRECTION_KINDS: Final[tuple[str, ...]] = get_args(CorrectionKind)
 ReviewerName = Literal["offline", "openai"]
+# The learner's level (users.level): how much the feedback explains and how strict the score is.
+Level = Literal["beginner", "intermediate", "advanced"]
+LEVELS: Final[tuple[str, ...]] = get_args(Level)
+# The offline rules; a correction a rule found carries its id (and the rule's details in `params`), so the
+# feedback explains it in the learner's language and a merge with the online reviewer never drops it.
+RuleId = Literal[
+    "diacritics",
+    "spelling",
+    "capitalisation",
+    "preposition-case",
+    "numeral-agreement",
+    "adjective-agreement",
+    "byt-form",
+]
+RULE_IDS: Final[tuple[str, ...]] = get_args(RuleId)
+# What a reviewer checked: only a review whose checks include "grammar" (a reviewer that checks grammar
+# as a whole) may tell the learner there is no mistake; "grammar_rules" are the offline rules above.
+Check = Literal["diacritics", "spelling", "grammar_rules", "grammar"]
 
 DIACRITICS_MARGIN: Final = 1.0
 
@@ -103,6 +121,8 @@ class Correction(BaseModel):
     start: int | None = None
     end: int | None = None
     explanation: str | None = None
+    rule: RuleId | None = None
+    params: dict[str, str] = Field(default_factory=dict)
 
 
 class Review(BaseModel):
@@ -117,6 +137,7 @@ class Review(BaseModel):
     corrected_text: str
     reviewer: ReviewerName
     comment: str | None = None
+    checks: list[Check] = Field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-compatible dict for the `messages.review` JSONB column."""

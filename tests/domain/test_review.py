@@ -186,6 +186,8 @@ def test_json_round_trip_offline() -> None:
         "start": 0,
         "end": 5,
         "explanation": None,
+        "rule": None,
+        "params": {},
     }
 
 
