@@ -1,14 +1,19 @@
-"""Review of Czech: the offline rules and the Review as JSON (the online reviewer: tests/reviewers)."""
+"""Review of Czech: the offline word rules, how the grammar rules join them, the score by level, and the
+Review as JSON (the rules themselves: test_spelling, test_morphology, test_grammar; online: tests/reviewers).
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
 from pydantic import ValidationError
 
-from mluv.domain.czech import count_words, warm_up
-from mluv.domain.review import Correction, OfflineReviewer, Review, review_offline
+from mluv.domain import review as review_module
+from mluv.domain import spelling
+from mluv.domain.czech import count_words
+from mluv.domain.review import LEVELS, Correction, Level, OfflineReviewer, Review, review_offline, warm_up
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -18,6 +23,10 @@ def lexicon() -> None:
 
 def fixes(text: str) -> list[tuple[str, str | None, str]]:
     return [(c.original, c.suggestion, c.kind) for c in review_offline(text).corrections]
+
+
+def rules(text: str) -> list[tuple[str | None, str, str | None]]:
+    return [(c.rule, c.original, c.suggestion) for c in review_offline(text).corrections]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -47,7 +56,7 @@ def test_missing_diacritics_are_corrected(text: str, corrected: str) -> None:
     review = review_offline(text)
     assert review.corrected_text == corrected
     assert review.corrections
-    assert all(c.kind == "diacritics" for c in review.corrections)
+    assert all(c.kind == "diacritics" and c.rule == "diacritics" for c in review.corrections)
     assert review.correctness < 100
 
 
@@ -98,8 +107,81 @@ def test_unknown_words(text: str, unknown: list[str]) -> None:
     review = review_offline(text)
     assert review.unknown_words == unknown
     assert {c.original for c in review.corrections if c.kind == "unknown"} == set(unknown)
-    assert all(c.suggestion is None for c in review.corrections if c.kind == "unknown")
+    assert all(c.suggestion is None and c.rule is None for c in review.corrections if c.kind == "unknown")
     assert review.corrected_text == text  # unknown words are reported, not changed
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Jsem studnet.", [("spelling", "studnet", "student")]),
+        ("Jím jabloko.", [("spelling", "jabloko", "jablko")]),  # on the web, but rare beside "jablko"
+        ("Bidlím v Praze.", [("spelling", "Bidlím", "Bydlím")]),
+        ("Moje máma je učytelka.", [("spelling", "učytelka", "učitelka")]),
+        ("Bydlím v Praze, jmenuju se petr.", [("capitalisation", "petr", "Petr")]),
+        ("Pracuju v evropě.", [("capitalisation", "evropě", "Evropě")]),
+        ("Jedu do nemecka.", [("diacritics", "nemecka", "Německa")]),  # a name keeps its capital
+        ("Máme doma košku.", [("spelling", "košku", "kočku")]),  # a typo, not the surname Koška
+        ("Jmenuju se Olga.", []),  # colloquial, known to wordfreq
+        ("Dám si kafe.", []),
+        ("Mám bio jogurt.", []),  # "bio" is a word, not the name Bia
+    ],
+)
+def test_spelling_and_names(text: str, expected: list[tuple[str, str, str]]) -> None:
+    review = review_offline(text)
+    assert rules(text) == expected
+    assert all(c.kind == "spelling" for c in review.corrections if c.rule in ("spelling", "capitalisation"))
+
+
+def test_only_the_first_unknown_words_get_a_slow_suggestion(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+
+    def slow(word: str, lexicon: object) -> str | None:
+        asked.append(word)
+        return None
+
+    monkeypatch.setattr(spelling, "slow_correction", slow)
+    review_offline("xqzvbn blorfik qwrtzp")
+    assert asked == ["xqzvbn", "blorfik", "qwrtzp"][: review_module.MAX_SLOW_SUGGESTIONS]
+
+
+@pytest.mark.parametrize(
+    ("text", "corrected", "expected"),
+    [
+        ("Chci jít do kino.", "Chci jít do kina.", [("preposition-case", "kino", "kina")]),
+        ("Já bydlím v Praha.", "Já bydlím v Praze.", [("preposition-case", "Praha", "Praze")]),
+        ("Mám dva sestry.", "Mám dvě sestry.", [("numeral-agreement", "dva", "dvě")]),
+        ("Moje sestra je velký.", "Moje sestra je velká.", [("adjective-agreement", "velký", "velká")]),
+        ("Jdu k doktor.", "Jdu k doktorovi.", [("preposition-case", "doktor", "doktorovi")]),
+        # The grammar rules read the words with their diacritics and capitals fixed; their correction
+        # replaces the word rule's.
+        ("Jdu do skola.", "Jdu do školy.", [("preposition-case", "skola", "školy")]),
+        ("Bydlím v praha.", "Bydlím v Praze.", [("preposition-case", "praha", "Praze")]),
+        (
+            "Já je studnet.",
+            "Já jsem student.",
+            [("byt-form", "je", "jsem"), ("spelling", "studnet", "student")],
+        ),
+    ],
+)
+def test_grammar_rules_join_the_word_rules(
+    text: str, corrected: str, expected: list[tuple[str, str, str]]
+) -> None:
+    review = review_offline(text)
+    assert rules(text) == expected
+    assert review.corrected_text == corrected
+    assert all(c.kind == "grammar" for c in review.corrections if c.rule not in ("spelling", "diacritics"))
+    assert review.checks == ["diacritics", "spelling", "grammar_rules"]
+
+
+@pytest.mark.parametrize("text", ["Привет, как дела?", "🙂👍", "12:30", "", "   \n "])
+def test_a_text_without_latin_letters_is_not_reviewed(text: str) -> None:
+    review = review_offline(text)
+    assert review.corrections == []
+    assert review.unknown_words == []
+    assert review.checks == []
+    assert review.correctness == 100
+    assert review.word_count == count_words(text)
 
 
 @pytest.mark.parametrize(
@@ -131,32 +213,56 @@ def test_punctuation_and_spacing_are_preserved() -> None:
     assert review_offline(text).corrected_text == "  Dobrý den!!! Jak se máš?\n\n(Děkuji…)  "
 
 
-def test_positions_point_into_the_text() -> None:
-    text = "Ahoj! Dekuji, ze jsi prisel. xqzvbn"
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ahoj! Dekuji, ze jsi prisel. xqzvbn",
+        "Jdu do velké kino a pak k doktor, protože mám dva sestry.",
+        "  Ja  bydlim\tv  Praha.\n\nStudnet je  tady. ",
+        "Ve\u0301tr je silný, my jsou doma.",
+    ],
+)
+def test_positions_point_into_the_text(text: str) -> None:
     review = review_offline(text)
-    assert [(c.original, c.kind) for c in review.corrections] == [
-        ("Dekuji", "diacritics"),
-        ("prisel", "diacritics"),
-        ("xqzvbn", "unknown"),
-    ]
+    assert review.corrections
     for correction in review.corrections:
         assert correction.start is not None and correction.end is not None
         assert text[correction.start : correction.end] == correction.original
+    spans = [(c.start or 0, c.end or 0) for c in review.corrections]
+    assert spans == sorted(spans)
+    assert all(end <= start for (_, end), (start, _) in itertools.pairwise(spans))  # no overlap
 
 
 @pytest.mark.parametrize(
-    ("text", "score"),
+    ("text", "level", "score"),
     [
-        ("Dobrý den", 100),
-        ("Dobry den", 50),
-        ("jak se mas", 66),  # 2 of 3, rounded down: 100 only when nothing is wrong
-        ("dekuji", 0),
-        ("Ja mam rad xqzvbn", 0),
-        ("Mám rád kávu a čaj a xqzvbn", 85),
+        ("Dobrý den", "beginner", 100),
+        ("Dobry den", "beginner", 75),  # a diacritics-only mistake counts half for a beginner
+        ("Dobry den", "intermediate", 50),
+        ("Dobry den", "advanced", 50),
+        ("jak se mas", "beginner", 83),  # 2.5 of 3, rounded down: 100 only when nothing is wrong
+        ("jak se mas", "advanced", 66),
+        ("dekuji", "beginner", 50),
+        ("dekuji", "intermediate", 0),
+        ("Chci jít do kino", "beginner", 75),  # a grammar mistake counts whole at every level
+        ("Chci jít do kino", "advanced", 75),
+        ("Ja mam rad xqzvbn", "beginner", 37),
+        ("Ja mam rad xqzvbn", "advanced", 0),
+        ("Mám rád kávu a čaj a xqzvbn", "beginner", 85),
+        ("Jdu do velké kino", "advanced", 50),  # a correction of two words marks both
     ],
 )
-def test_correctness_is_the_share_of_words_without_corrections(text: str, score: int) -> None:
-    assert review_offline(text).correctness == score
+def test_correctness_is_the_share_of_words_without_corrections(text: str, level: Level, score: int) -> None:
+    assert review_offline(text, level=level).correctness == score
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_the_level_changes_only_the_score(level: Level) -> None:
+    text = "Dobry den, chci jít do kino."
+    review, beginner = review_offline(text, level=level), review_offline(text)
+    assert review.corrections == beginner.corrections
+    assert review.corrected_text == beginner.corrected_text
+    assert (review.correctness == beginner.correctness) == (level == "beginner")
 
 
 def test_review_of_a_hundred_words_is_deterministic() -> None:
@@ -186,9 +292,17 @@ def test_json_round_trip_offline() -> None:
         "start": 0,
         "end": 5,
         "explanation": None,
-        "rule": None,
+        "rule": "diacritics",
         "params": {},
     }
+    assert stored["checks"] == ["diacritics", "spelling", "grammar_rules"]
+
+
+def test_json_round_trip_with_a_grammar_rule() -> None:
+    review = review_offline("Mám dva sestry.")
+    stored = json.loads(json.dumps(review.to_json()))
+    assert Review.from_json(stored) == review
+    assert stored["corrections"][0]["params"] == {"numeral": "dva", "gender": "feminine"}
 
 
 def test_json_round_trip_with_online_fields() -> None:
