@@ -259,3 +259,27 @@ async def test_webhook_refuses_a_missing_or_wrong_secret(stack: Stack) -> None:
             url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
         ) as response:
             assert response.status == 200
+
+
+@pytest.mark.parametrize(("user_id", "language"), [(OTHER, "ru"), (LEARNER, "uk")], ids=["ru", "uk"])
+async def test_cyrillic_and_blank_messages_get_a_hint_and_are_not_reviewed(
+    stack: Stack, user_id: int, language: str
+) -> None:
+    hint = t(language, "practice-write-in-czech")
+    sends = [
+        ({"ru": "Привет, я Оля", "uk": "Привіт, я Оля"}[language], hint),
+        (
+            {"ru": "Как тобой пользоваться?", "uk": "Як тобою користуватися?"}[language],
+            f"{t(language, 'practice-about-bot')}\n\n{hint}",
+        ),
+        ("   ", t(language, "practice-blank")),
+    ]
+    for sent, (text, expected) in enumerate(sends, start=1):
+        await stack.sandbox.send_text(user_id, text)
+        replies = await bot_messages(stack, user_id, sent)
+        assert replies[-1]["text"] == expected
+    await asyncio.sleep(1.0)  # a review job, had one been enqueued, would have sent its feedback by now
+    assert len(await stack.sandbox.messages(user_id)) == len(sends)
+    async with stack.resources.session_factory() as session:
+        stored = await session.scalar(select(func.count(Message.id)).where(Message.user_id == user_id))
+    assert stored == 0

@@ -1,4 +1,9 @@
-"""Practice: a learner's Czech text is stored, acknowledged at once and reviewed by a job."""
+"""Practice: a learner's Czech text is stored, acknowledged at once and reviewed by a job.
+
+What is not Czech practice (`mluv.domain.language.classify_message`) is neither stored nor reviewed: a
+blank text gets a request for a Czech sentence; a text all in Cyrillic gets a hint to write it in Czech,
+after a short answer about what the bot does when it looks like a question to the bot.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mluv.db.learners import record_practice
 from mluv.db.models import User
 from mluv.domain.czech import count_words
+from mluv.domain.language import classify_message
 from mluv.domain.progress import DAILY_CHALLENGE_NUDGES, local_date
 from mluv.i18n import t
 from workers.gamification import award_streak_milestones
@@ -29,6 +35,15 @@ MAX_PRACTICE_CHARS = 1500
 @router.message(F.text & ~F.text.startswith("/"))
 async def practice(message: Message, session: AsyncSession, pool: ArqRedis, user: User, lang: str) -> None:
     text = (message.text or "").strip()
+    kind = classify_message(text)
+    if kind == "blank":
+        await message.answer(t(lang, "practice-blank"))
+        return
+    if kind != "practice":
+        # One message, not two: Telegram allows about one message a second per chat.
+        about = [t(lang, "practice-about-bot")] if kind == "question" else []
+        await message.answer("\n\n".join([*about, t(lang, "practice-write-in-czech")]))
+        return
     if len(text) > MAX_PRACTICE_CHARS:
         await message.answer(t(lang, "text-too-long", limit=MAX_PRACTICE_CHARS, length=len(text)))
         return

@@ -91,6 +91,64 @@ feedback-corrected-text =
     { $text }
 feedback-comment = 💬 { $comment }
 
+## Feedback that says what was checked; the offline rules explained by the learner's level (mluv/domain/feedback.py).
+## Only a reviewer that checked grammar as a whole may say "no mistakes" (feedback-perfect); the others say
+## what they found right. Practice messages that are not Czech (mluv/bot/handlers/practice.py).
+
+# No correction, and grammar was not checked as a whole: what was found right, no claim of "no mistakes".
+feedback-clean-rules = ✅ Правописание и диакритика в порядке; проверенные правила грамматики ошибок не нашли.
+feedback-clean-spelling = ✅ Правописание и диакритика в порядке.
+feedback-clean-diacritics = ✅ Ошибок в диакритике не нашёл.
+# The last line of every feedback: what the reviewer checked (Review.checks).
+feedback-checked-grammar = 🔍 Проверил диакритику, правописание и грамматику.
+feedback-checked-rules = 🔍 Проверил диакритику, правописание и правила грамматики: падеж после предлога, dva/dvě и oba/obě, род прилагательного после je, формы být. Другие ошибки я пока не ищу.
+feedback-checked-spelling = 🔍 Проверил диакритику и правописание, грамматику не проверял.
+feedback-checked-diacritics = 🔍 Проверил диакритику и знакомы ли мне слова, грамматику не проверял.
+# Under the diacritics list, for a beginner.
+feedback-diacritics-note = Háček и čárka — часть буквы: e и ě, a и á — разные буквы, без них слово читается иначе или значит другое.
+# An offline rule's correction explained: -beginner the rule in a sentence with the example, -intermediate a short hint.
+# $original: the word that sets the rule (the preposition, the numeral, the noun, the pronoun); $text: the corrected example, e.g. do kina.
+rule-preposition-genitive-beginner = после «{ $original }» нужен родительный падеж (2. pád, кого? чего?): { $text }
+rule-preposition-genitive-intermediate = { $original } + 2. pád
+rule-preposition-dative-beginner = после «{ $original }» нужен дательный падеж (3. pád, кому? чему?): { $text }
+rule-preposition-dative-intermediate = { $original } + 3. pád
+rule-preposition-accusative-beginner = после «{ $original }» здесь нужен винительный падеж (4. pád, кого? что?): { $text }
+rule-preposition-accusative-intermediate = { $original } + 4. pád
+rule-preposition-locative-beginner = «{ $original }», когда речь о месте или теме, требует предложного падежа (6. pád, о ком? о чём?): { $text }
+rule-preposition-locative-intermediate = { $original } + 6. pád
+rule-preposition-instrumental-beginner = после «{ $original }» нужен творительный падеж (7. pád, кем? чем?): { $text }
+rule-preposition-instrumental-intermediate = { $original } + 7. pád
+rule-numeral-masculine-beginner = dva и oba — с существительными мужского рода, dvě и obě — с женским и средним; здесь мужской род: { $text }
+rule-numeral-masculine-intermediate = мужской род: dva/oba
+rule-numeral-feminine-beginner = dvě и obě — с существительными женского и среднего рода, dva и oba — только с мужским; здесь женский род: { $text }
+rule-numeral-feminine-intermediate = женский род: dvě/obě
+rule-numeral-neuter-beginner = dvě и obě — с существительными женского и среднего рода, dva и oba — только с мужским; здесь средний род: { $text }
+rule-numeral-neuter-intermediate = средний род: dvě/obě
+rule-numeral-plural-beginner = после «{ $original }» существительное стоит в именительном падеже множественного числа: { $text }
+rule-numeral-plural-intermediate = { $original } + 1. pád мн. ч.
+rule-numeral-genitive-beginner = после «{ $original }» и больших чисел существительное стоит в родительном падеже множественного числа: { $text }
+rule-numeral-genitive-intermediate = { $original } + 2. pád мн. ч.
+rule-adjective-masculine-beginner = «{ $original }» — мужского рода, поэтому прилагательное после je тоже в мужском роде (-ý): { $text }
+rule-adjective-masculine-intermediate = «{ $original }» — мужской род
+rule-adjective-feminine-beginner = «{ $original }» — женского рода, поэтому прилагательное после je тоже в женском роде (-á): { $text }
+rule-adjective-feminine-intermediate = «{ $original }» — женский род
+rule-adjective-neuter-beginner = «{ $original }» — среднего рода, поэтому прилагательное после je тоже в среднем роде (-é): { $text }
+rule-adjective-neuter-intermediate = «{ $original }» — средний род
+rule-byt-form-beginner = být меняется по лицам: já jsem, ty jsi, on/ona/ono je, my jsme, vy jste, oni jsou; здесь: { $text }
+rule-byt-form-intermediate = форма být для «{ $original }»
+rule-spelling-beginner = такого слова нет в словаре; похоже, имелось в виду «{ $text }»
+rule-spelling-intermediate = нет в словаре
+rule-capitalisation-beginner = имена, города, страны и национальности пишутся с большой буквы (Praha, Petr, Čech, Ukrajinka): { $text }
+rule-capitalisation-intermediate = с большой буквы
+practice-blank = Сообщение пустое 🙂 Напиши одно-два предложения по-чешски, например: «Dnes je krásný den.»
+practice-write-in-czech = Я проверяю только текст на чешском ✍️ Попробуй написать это по-чешски: ошибки не страшны, для этого я и нужен. Например: «Ahoj! Učím se česky a bydlím v Praze.»
+practice-about-bot =
+    Я Mluv, бот для практики письменного чешского. Пиши мне по-чешски о чём угодно, а я отвечу: отмечу ошибки в диакритике, написании и частые грамматические ошибки (падеж после предлога, dva/dvě, род прилагательного, формы být) и покажу исправленный текст.
+    /stats — статистика за сегодня и серия дней
+    /report — отчёт за неделю
+    /settings — напоминания, время, часовой пояс и язык подсказок
+    /help — все команды
+
 ## /stats and /report
 
 stats =

@@ -91,6 +91,64 @@ feedback-corrected-text =
     { $text }
 feedback-comment = 💬 { $comment }
 
+## Feedback that says what was checked; the offline rules explained by the learner's level (mluv/domain/feedback.py).
+## Only a reviewer that checked grammar as a whole may say "no mistakes" (feedback-perfect); the others say
+## what they found right. Practice messages that are not Czech (mluv/bot/handlers/practice.py).
+
+# No correction, and grammar was not checked as a whole: what was found right, no claim of "no mistakes".
+feedback-clean-rules = ✅ Правопис і діакритика в порядку; перевірені правила граматики помилок не знайшли.
+feedback-clean-spelling = ✅ Правопис і діакритика в порядку.
+feedback-clean-diacritics = ✅ Помилок у діакритиці не знайшов.
+# The last line of every feedback: what the reviewer checked (Review.checks).
+feedback-checked-grammar = 🔍 Перевірив діакритику, правопис і граматику.
+feedback-checked-rules = 🔍 Перевірив діакритику, правопис і правила граматики: відмінок після прийменника, dva/dvě та oba/obě, рід прикметника після je, форми být. Інших помилок я поки не шукаю.
+feedback-checked-spelling = 🔍 Перевірив діакритику й правопис, граматику не перевіряв.
+feedback-checked-diacritics = 🔍 Перевірив діакритику і чи знайомі мені слова, граматику не перевіряв.
+# Under the diacritics list, for a beginner.
+feedback-diacritics-note = Háček і čárka — частина літери: e та ě, a та á — різні літери, без них слово читається інакше або означає інше.
+# An offline rule's correction explained: -beginner the rule in a sentence with the example, -intermediate a short hint.
+# $original: the word that sets the rule (the preposition, the numeral, the noun, the pronoun); $text: the corrected example, e.g. do kina.
+rule-preposition-genitive-beginner = після «{ $original }» потрібен родовий відмінок (2. pád, кого? чого?): { $text }
+rule-preposition-genitive-intermediate = { $original } + 2. pád
+rule-preposition-dative-beginner = після «{ $original }» потрібен давальний відмінок (3. pád, кому? чому?): { $text }
+rule-preposition-dative-intermediate = { $original } + 3. pád
+rule-preposition-accusative-beginner = після «{ $original }» тут потрібен знахідний відмінок (4. pád, кого? що?): { $text }
+rule-preposition-accusative-intermediate = { $original } + 4. pád
+rule-preposition-locative-beginner = «{ $original }», коли йдеться про місце або тему, вимагає місцевого відмінка (6. pád, на кому? на чому?): { $text }
+rule-preposition-locative-intermediate = { $original } + 6. pád
+rule-preposition-instrumental-beginner = після «{ $original }» потрібен орудний відмінок (7. pád, ким? чим?): { $text }
+rule-preposition-instrumental-intermediate = { $original } + 7. pád
+rule-numeral-masculine-beginner = dva та oba — з іменниками чоловічого роду, dvě та obě — з жіночим і середнім; тут чоловічий рід: { $text }
+rule-numeral-masculine-intermediate = чоловічий рід: dva/oba
+rule-numeral-feminine-beginner = dvě та obě — з іменниками жіночого й середнього роду, dva та oba — лише з чоловічим; тут жіночий рід: { $text }
+rule-numeral-feminine-intermediate = жіночий рід: dvě/obě
+rule-numeral-neuter-beginner = dvě та obě — з іменниками жіночого й середнього роду, dva та oba — лише з чоловічим; тут середній рід: { $text }
+rule-numeral-neuter-intermediate = середній рід: dvě/obě
+rule-numeral-plural-beginner = після «{ $original }» іменник стоїть у називному відмінку множини: { $text }
+rule-numeral-plural-intermediate = { $original } + 1. pád мн.
+rule-numeral-genitive-beginner = після «{ $original }» і більших чисел іменник стоїть у родовому відмінку множини: { $text }
+rule-numeral-genitive-intermediate = { $original } + 2. pád мн.
+rule-adjective-masculine-beginner = «{ $original }» — чоловічого роду, тому прикметник після je теж у чоловічому роді (-ý): { $text }
+rule-adjective-masculine-intermediate = «{ $original }» — чоловічий рід
+rule-adjective-feminine-beginner = «{ $original }» — жіночого роду, тому прикметник після je теж у жіночому роді (-á): { $text }
+rule-adjective-feminine-intermediate = «{ $original }» — жіночий рід
+rule-adjective-neuter-beginner = «{ $original }» — середнього роду, тому прикметник після je теж у середньому роді (-é): { $text }
+rule-adjective-neuter-intermediate = «{ $original }» — середній рід
+rule-byt-form-beginner = být змінюється за особами: já jsem, ty jsi, on/ona/ono je, my jsme, vy jste, oni jsou; тут: { $text }
+rule-byt-form-intermediate = форма být для «{ $original }»
+rule-spelling-beginner = такого слова немає в словнику; схоже, малося на увазі «{ $text }»
+rule-spelling-intermediate = немає в словнику
+rule-capitalisation-beginner = імена, міста, країни й національності пишуться з великої літери (Praha, Petr, Čech, Ukrajinka): { $text }
+rule-capitalisation-intermediate = з великої літери
+practice-blank = Повідомлення порожнє 🙂 Напиши одне-два речення чеською, наприклад: «Dnes je krásný den.»
+practice-write-in-czech = Я перевіряю лише текст чеською ✍️ Спробуй написати це чеською: помилки не страшні, саме для цього я і потрібен. Наприклад: «Ahoj! Učím se česky a bydlím v Praze.»
+practice-about-bot =
+    Я Mluv, бот для практики письмової чеської. Пиши мені чеською про що завгодно, а я відповім: позначу помилки в діакритиці, написанні й часті граматичні помилки (відмінок після прийменника, dva/dvě, рід прикметника, форми být) і покажу виправлений текст.
+    /stats — статистика за сьогодні та серія днів
+    /report — звіт за тиждень
+    /settings — нагадування, час, часовий пояс і мова підказок
+    /help — усі команди
+
 ## /stats and /report
 
 stats =
