@@ -37,7 +37,7 @@ from mluv.domain.feedback import format_feedback
 from mluv.domain.review import OfflineReviewer
 from mluv.i18n import t
 from mluv.resources import Resources
-from mluv.reviewers.llm import review_text
+from mluv.reviewers.llm import offline_review
 from mluv.settings import load_settings
 from mluv.telegram.sandbox import SandboxConfig, run_sandbox
 
@@ -63,7 +63,7 @@ def inline_router() -> Router:
             telegram_message_id=message.message_id,
             now=dt.datetime.now(dt.UTC),
         )
-        review = await review_text(text, language=lang, openai_api_key=None)
+        review = await offline_review(text, "beginner")
         await session.execute(
             sql_update(MessageRow)
             .where(MessageRow.id == practice.message.id)

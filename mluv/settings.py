@@ -7,6 +7,7 @@ Every variable is listed in `.env.example` and in the README's table. A wrong va
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from enum import StrEnum
 from functools import lru_cache
@@ -32,6 +33,9 @@ class SettingsError(ValueError):
 PLACEHOLDER_SECRETS = frozenset({"changethis", "changeme", "change-me", "secret", "password", "token", "xxx"})
 BOT_TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 PASSWORD_HASH_RE = re.compile(r"scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_=-]+\$[A-Za-z0-9_=-]+")
+
+DEFAULT_LLM_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_LLM_MODEL = "gpt-4o-mini"
 
 # libpq's sslmode is not understood by asyncpg (Fly's Postgres URLs carry it): map it to asyncpg's `ssl`.
 _SSLMODE_TO_ASYNCPG = {
@@ -67,6 +71,18 @@ def normalise_database_url(url: str) -> str:
         else:
             query.append((key, value))
     return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """localhost or a loopback address (127.0.0.0/8, ::1): traffic that never leaves the machine."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def mask_url(url: str | None) -> str | None:
@@ -164,7 +180,19 @@ class Settings(BaseSettings):
 
     # Optional integrations
     sentry_dsn: SecretStr | None = None
-    openai_api_key: SecretStr | None = None
+
+    # The LLM reviewer (mluv.reviewers), on when LLM_API_KEY is set: any OpenAI-compatible endpoint.
+    # OPENAI_API_KEY is the old name of the key, still read.
+    llm_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("llm_api_key", "openai_api_key")
+    )
+    llm_base_url: str = DEFAULT_LLM_BASE_URL
+    llm_model: str = Field(default=DEFAULT_LLM_MODEL, min_length=1, max_length=200)
+    # Seconds for one request; the review job's own timeout (25 s) must leave room for the fallback.
+    llm_timeout: float = Field(default=15.0, gt=0, le=20)
+    # Online reviews per learner and in total per UTC day; past either, the offline reviewer answers.
+    llm_daily_reviews_per_learner: int = Field(default=30, ge=0, le=10_000)
+    llm_daily_reviews: int = Field(default=2000, ge=0, le=10_000_000)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -222,12 +250,30 @@ class Settings(BaseSettings):
             return value.strip().rstrip("/")
         return value or None
 
+    @field_validator("llm_base_url", mode="before")
+    @classmethod
+    def _check_llm_base_url(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = urlsplit(value.strip())
+            if parts.scheme not in {"http", "https"} or not parts.hostname:
+                raise ValueError("must be an http:// or https:// URL (e.g. https://api.openai.com/v1)")
+            if parts.query or parts.fragment:
+                raise ValueError("must have no query or fragment: /chat/completions is appended to it")
+            return value.strip().rstrip("/")
+        return value
+
+    @field_validator("llm_model", mode="before")
+    @classmethod
+    def _strip_llm_model(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
     @field_validator(
         "bot_token",
         "webhook_secret",
         "dashboard_token",
         "dashboard_password_hash",
         "metrics_token",
+        "llm_api_key",
         mode="before",
     )
     @classmethod
@@ -281,6 +327,10 @@ class Settings(BaseSettings):
                 missing.append("WEBHOOK_SECRET")
             if missing:
                 raise ValueError(f"{', '.join(missing)}: required in production")
+            llm = urlsplit(self.llm_base_url)
+            # The learner's text and the API key travel in the request: only loopback may skip TLS.
+            if llm.scheme != "https" and not is_loopback_host(llm.hostname):
+                raise ValueError("LLM_BASE_URL: must be https:// in production (unless it is loopback)")
         if self.webhook_secret is not None and not re.fullmatch(
             r"[A-Za-z0-9_-]{1,256}", self.webhook_secret.get_secret_value()
         ):
@@ -319,7 +369,7 @@ class Settings(BaseSettings):
                 self.dashboard_password_hash,
                 self.metrics_token,
                 self.sentry_dsn,
-                self.openai_api_key,
+                self.llm_api_key,
             )
             if secret is not None
         ]
@@ -328,6 +378,16 @@ class Settings(BaseSettings):
             if password:
                 values.append(password)
         return [value for value in values if len(value) >= 4]
+
+
+def variable_names() -> frozenset[str]:
+    """Every environment variable Settings reads, old names (aliases) included, uppercase."""
+    names: set[str] = set()
+    for name, field in Settings.model_fields.items():
+        names.add(name.upper())
+        if isinstance(field.validation_alias, AliasChoices):
+            names.update(str(choice).upper() for choice in field.validation_alias.choices)
+    return frozenset(names)
 
 
 def format_validation_error(error: ValidationError) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 from arq.worker import get_kwargs
 
+from mluv.domain.review import warm_up
 from mluv.jobs.queues import Queue
 from mluv.jobs.run import CTX_RESOURCES
 from mluv.jobs.wake import WakingWorker
@@ -36,6 +37,7 @@ log = get_logger(__name__)
 
 CTX_OWNS_RESOURCES = "mluv_owns_resources"
 CTX_HEALTH_SERVER = "mluv_health_server"
+CTX_WARM_UP = "mluv_review_warm_up"
 
 
 def load_extra_job_modules() -> None:
@@ -63,6 +65,10 @@ async def on_startup(ctx: dict[str, Any]) -> None:
                 ctx["redis"], Queue(ctx[CTX_QUEUE]), settings.web_host, settings.worker_health_port
             )
     await start_bookkeeping(ctx)
+    if Queue(ctx[CTX_QUEUE]) is Queue.FAST:
+        # The reviewer's lexicon and dictionary take ~1 s to load: in a thread, so the first job is not
+        # delayed and the first learner's feedback does not pay for it.
+        ctx[CTX_WARM_UP] = asyncio.create_task(asyncio.to_thread(warm_up), name="review-warm-up")
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:

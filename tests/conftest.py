@@ -322,11 +322,11 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 
 @pytest.fixture
 def settings(database_url: str, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    from mluv.settings import Settings, load_settings
+    from mluv.settings import load_settings, variable_names
 
     # A developer's BOT_TOKEN or .env must not reach tests (a real token would talk to Telegram).
     for variable in list(os.environ):
-        if variable.lower() in Settings.model_fields:
+        if variable.upper() in variable_names():
             monkeypatch.delenv(variable)
     return load_settings(
         _env_file=None,

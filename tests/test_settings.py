@@ -14,6 +14,7 @@ from mluv.settings import (
     load_settings,
     mask_url,
     normalise_database_url,
+    variable_names,
 )
 
 BOT_TOKEN = "123456789:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-ms"
@@ -27,7 +28,7 @@ REDIS_PASSWORD = "redis-pw-77"
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's variables (BOT_TOKEN, DATABASE_URL, ...) must not leak into these tests."""
     for variable in list(os.environ):
-        if variable.lower() in Settings.model_fields:
+        if variable.upper() in variable_names():  # old names too: OPENAI_API_KEY would reach the real API
             monkeypatch.delenv(variable)
 
 
@@ -575,3 +576,98 @@ def test_workers_in_process_reads_its_old_name_too(
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     assert load_settings(_env_file=None).workers_in_process is in_process
+
+
+# The LLM reviewer (LLM_*)
+
+LLM_KEY = "sk-llm-key-0123456789"
+
+
+def test_llm_defaults_reach_openai_with_budgets() -> None:
+    settings = settings_from()
+    assert settings.llm_api_key is None  # the offline reviewer only
+    assert (settings.llm_base_url, settings.llm_model) == ("https://api.openai.com/v1", "gpt-4o-mini")
+    assert settings.llm_timeout == 15
+    assert (settings.llm_daily_reviews_per_learner, settings.llm_daily_reviews) == (30, 2000)
+
+
+@pytest.mark.parametrize(
+    ("environment", "key"),
+    [
+        ({"LLM_API_KEY": LLM_KEY}, LLM_KEY),
+        ({"OPENAI_API_KEY": LLM_KEY}, LLM_KEY),  # the old name, still read
+        ({"LLM_API_KEY": LLM_KEY, "OPENAI_API_KEY": "sk-old-one-000000"}, LLM_KEY),  # the new name wins
+        ({"LLM_API_KEY": f"  {LLM_KEY}\n"}, LLM_KEY),
+        ({"LLM_API_KEY": ""}, None),
+    ],
+)
+def test_llm_api_key_and_its_old_name(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], key: str | None
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # not a field name: the autouse fixture keeps it
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    secret = load_settings(_env_file=None).llm_api_key
+    assert (secret.get_secret_value() if secret else None) == key
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("https://api.openai.com/v1/", "https://api.openai.com/v1"),
+        ("  https://openrouter.ai/api/v1 ", "https://openrouter.ai/api/v1"),
+        ("http://localhost:11434/v1", "http://localhost:11434/v1"),
+        ("http://llm.internal:8000/v1", "http://llm.internal:8000/v1"),
+    ],
+)
+def test_llm_base_url_is_normalised(given: str, expected: str) -> None:
+    assert settings_from(llm_base_url=given).llm_base_url == expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "fragment"),
+    [
+        ("llm_base_url", "ftp://llm.example.com/v1", "LLM_BASE_URL: must be an http:// or https:// URL"),
+        ("llm_base_url", "api.openai.com/v1", "LLM_BASE_URL: must be an http:// or https:// URL"),
+        ("llm_base_url", "https://llm.example.com/v1?key=1", "LLM_BASE_URL: must have no query"),
+        ("llm_model", "   ", "LLM_MODEL"),
+        ("llm_timeout", "0", "LLM_TIMEOUT"),
+        ("llm_timeout", "21", "LLM_TIMEOUT"),  # the review job's own timeout is 25 s
+        ("llm_daily_reviews_per_learner", "-1", "LLM_DAILY_REVIEWS_PER_LEARNER"),
+        ("llm_daily_reviews", "many", "LLM_DAILY_REVIEWS"),
+    ],
+)
+def test_bad_llm_settings_are_errors_naming_the_variable(variable: str, value: str, fragment: str) -> None:
+    assert fragment in error_of(**{variable: value})
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://api.openai.com/v1", True),
+        ("http://127.0.0.1:8000/v1", True),
+        ("http://localhost:11434/v1", True),
+        ("http://[::1]:8000/v1", True),
+        ("http://llm.internal:8000/v1", False),
+        ("http://10.0.0.5/v1", False),
+    ],
+)
+def test_llm_base_url_needs_https_in_production_unless_loopback(url: str, allowed: bool) -> None:
+    production = {
+        "environment": "production",
+        "bot_token": BOT_TOKEN,
+        "database_url": "postgres://u:p@db/mluv",
+        "redis_url": "redis://cache:6379/0",
+        "llm_base_url": url,
+    }
+    if allowed:
+        assert settings_from(**production).llm_base_url == url
+    else:
+        assert "LLM_BASE_URL: must be https:// in production" in error_of(**production)
+        assert settings_from(**production | {"environment": "development"}).llm_base_url == url
+
+
+@pytest.mark.parametrize("old_name", ["OPENAI_API_KEY", "WORKER_EMBEDDED"])
+def test_old_names_are_variables_too(old_name: str) -> None:
+    # The fixtures clear these from a developer's environment: an old name still configures the process.
+    assert old_name in variable_names()

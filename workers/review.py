@@ -1,15 +1,21 @@
-"""review_message: the learner's feedback, computed and sent off the handler's path."""
+"""review_message: the learner's feedback, computed and sent off the handler's path.
+
+The review uses the learner's level (users.level, chosen at /start) and language: the offline reviewer,
+merged with the LLM's answer when `LLM_API_KEY` is set and today's budgets allow (`mluv.reviewers.llm`;
+budgets and cache in the job's Redis, `ctx.redis`). The review is stored on the message before the
+feedback is sent, so a re-run sends the same feedback without reviewing (or spending budget) again.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import update
 
 from mluv.db.models import Message, User
 from mluv.domain.feedback import format_feedback
-from mluv.domain.review import Review
+from mluv.domain.review import LEVELS, Level, Review
 from mluv.jobs import JobContext, Queue, job
 from mluv.jobs.retry import REVIEW_RETRY
 from mluv.resources import Resources
@@ -25,14 +31,22 @@ async def review_message(ctx: JobContext[Resources], message_id: int) -> dict[st
         user = await session.get(User, message.user_id) if message is not None else None
     if message is None or user is None:
         return {"skipped": "message not found"}
+    # users.level is constrained to LEVELS by the table; the default covers a row from before /start.
+    level: Level = cast(Level, user.level) if user.level in LEVELS else "beginner"
+    outcome = "stored"
     if message.review is not None:
         # A re-run (crash, retry after a 429) reuses the stored review instead of reviewing again.
         review = Review.from_json(message.review)
     else:
-        key = resources.settings.openai_api_key
-        review = await review_text(
-            message.text, language=user.language, openai_api_key=key.get_secret_value() if key else None
+        reviewed = await review_text(
+            message.text,
+            language=user.language,
+            level=level,
+            user_id=user.id,
+            settings=resources.settings,
+            redis=ctx.redis,
         )
+        review, outcome = reviewed.review, reviewed.outcome
         async with resources.session_factory.begin() as session:
             await session.execute(
                 update(Message)
@@ -48,8 +62,14 @@ async def review_message(ctx: JobContext[Resources], message_id: int) -> dict[st
         kind="feedback",
         chat_id=user.id,
         business_key=f"message:{message_id}",
-        text=format_feedback(review, user.language),
+        text=format_feedback(review, user.language, level=level),
         reply_to_message_id=message.telegram_message_id,
         job_id=ctx.job_id,
     )
-    return {"correctness": review.correctness, "delivery": result.status.value, "duplicate": result.duplicate}
+    return {
+        "correctness": review.correctness,
+        "reviewer": review.reviewer,
+        "review": outcome,
+        "delivery": result.status.value,
+        "duplicate": result.duplicate,
+    }
