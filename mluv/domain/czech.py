@@ -15,13 +15,13 @@
 from __future__ import annotations
 
 import re
-import threading
 import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
+from mluv.domain.once import BuiltOnce
 from mluv.logs import get_logger
 
 log = get_logger(__name__)
@@ -80,10 +80,6 @@ class Lexicon:
     build_seconds: float
 
 
-_lexicon: Lexicon | None = None
-_lexicon_lock = threading.Lock()
-
-
 def _build_lexicon() -> Lexicon:
     import wordfreq  # imported on first use: the import and the data cost time and memory
 
@@ -110,17 +106,16 @@ def _build_lexicon() -> Lexicon:
     return Lexicon(zipf=zipf, accented=accented, build_seconds=time.perf_counter() - started)
 
 
+def _log_built(lexicon: Lexicon) -> None:
+    log.info("czech lexicon built", seconds=round(lexicon.build_seconds, 3), words=len(lexicon.zipf))
+
+
+_LEXICON = BuiltOnce(_build_lexicon, on_built=_log_built)
+
+
 def get_lexicon() -> Lexicon:
     """The process's lexicon, built on first use (thread-safe: one build however many threads ask)."""
-    global _lexicon
-    built = _lexicon
-    if built is None:
-        with _lexicon_lock:
-            built = _lexicon
-            if built is None:
-                built = _lexicon = _build_lexicon()
-                log.info("czech lexicon built", seconds=round(built.build_seconds, 3), words=len(built.zipf))
-    return built
+    return _LEXICON.get()
 
 
 def warm_up() -> float:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from mluv.domain.czech import Lexicon, strip_diacritics
+from mluv.domain.once import BuiltOnce
 from mluv.logs import get_logger
 
 log = get_logger(__name__)
@@ -49,10 +50,6 @@ class _Dictionary:
     load_seconds: float
 
 
-_dictionary: _Dictionary | None = None
-_dictionary_lock = threading.Lock()
-
-
 def _load() -> _Dictionary:
     import hunspell  # type: ignore[import-untyped]  # chunspell: a C extension without type information
 
@@ -61,17 +58,16 @@ def _load() -> _Dictionary:
     return _Dictionary(handle=handle, lock=threading.Lock(), load_seconds=time.perf_counter() - started)
 
 
+def _log_loaded(dictionary: _Dictionary) -> None:
+    log.info("hunspell dictionary loaded", seconds=round(dictionary.load_seconds, 3))
+
+
+_DICTIONARY = BuiltOnce(_load, on_built=_log_loaded)
+
+
 def get_dictionary() -> _Dictionary:
     """The process's Hunspell dictionary, loaded on first use (one load however many threads ask)."""
-    global _dictionary
-    loaded = _dictionary
-    if loaded is None:
-        with _dictionary_lock:
-            loaded = _dictionary
-            if loaded is None:
-                loaded = _dictionary = _load()
-                log.info("hunspell dictionary loaded", seconds=round(loaded.load_seconds, 3))
-    return loaded
+    return _DICTIONARY.get()
 
 
 def warm_up() -> float:
