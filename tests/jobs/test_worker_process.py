@@ -365,7 +365,14 @@ async def test_plain_arq_worker_dead_letters_a_job_whose_tries_crashes_used_up(
     failure = await side_effect_at_try(pool, session_factory, worker, "crashed-arq", last)
     assert failure.error.startswith("WorkerDied: not run again")
     assert await redis.get(key("crashed-arq", "ran")) is None
-    info = await Job(failure.job_id, pool, _deserializer=pool.job_deserializer).result_info()
+    arq_job = Job(failure.job_id, pool, _deserializer=pool.job_deserializer)
+
+    async def result_stored() -> bool:
+        return await arq_job.result_info() is not None
+
+    # The dead letter is written inside the try; arq stores the failed result just after it returns.
+    await wait_for_async(result_stored, 20, what=f"arq's result\n{worker.output()}")
+    info = await arq_job.result_info()
     assert info is not None and info.success is False  # arq stores the failure: the job is finished
 
 
