@@ -256,13 +256,13 @@ async def generate_weekly_report(
         if stored is None:
             report = await _compute_report(session, user, week, today)
             stored, _ = await store_weekly_report(
-                session, user_id, week, report.to_json(), weekly_chart_png(report)
+                session, user_id, week, report.to_json(), weekly_chart_png(report, user.language)
             )
             outcome["cached"] = False
         else:
             outcome["cached"] = True
     report = WeeklyReport.from_json(stored.data)
-    chart = stored.chart_png or weekly_chart_png(report)
+    chart = stored.chart_png or weekly_chart_png(report, user.language)
     outcome["prepare_ms"] = round((time.perf_counter() - started) * 1000, 1)
 
     delivery = await resources.sender.send_photo(

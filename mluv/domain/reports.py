@@ -22,7 +22,8 @@ so the report can be generated once, stored (weekly_reports) and reused for the 
 counts them (UTF-16 code units); when too long, tips and then mistakes are dropped from the end (one tip is
 always kept) and fragments of the learner's text are shortened.
 
-**Chart** (`weekly_chart_png`): words per day as bars, labelled with Czech weekday abbreviations and dates.
+**Chart** (`weekly_chart_png`): words per day as bars (`mluv.domain.chart`), in the learner's language: the
+title (`chart-title`) and each bar's weekday abbreviation (`chart-weekday-mon` … `-sun`), with its date.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ from mluv.i18n import t
 
 CAPTION_MISTAKES: Final = 3  # shown in the caption
 MAX_FRAGMENT: Final = 40
-CZECH_WEEKDAYS: Final = ("Po", "Út", "St", "Čt", "Pá", "So", "Ne")
-CHART_TITLE: Final = "Slova za týden"  # "words this week": the chart speaks the language being learnt
+# Monday first, as `date.weekday()` counts.
+WEEKDAY_KEYS: Final = tuple(
+    f"chart-weekday-{day}" for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+)
 
 
 def build_weekly_report(
@@ -148,13 +151,14 @@ def render_caption(report: WeeklyReport, language: str, *, limit: int = TELEGRAM
     return text
 
 
-def chart_bars(report: WeeklyReport) -> list[Bar]:
+def chart_bars(report: WeeklyReport, language: str) -> list[Bar]:
+    """One bar per day: its words, its weekday in `language` and its date ("16.11")."""
     return [
-        Bar(day.words, CZECH_WEEKDAYS[day.day.weekday()], f"{day.day.day:02d}.{day.day.month:02d}")
+        Bar(day.words, t(language, WEEKDAY_KEYS[day.day.weekday()]), f"{day.day.day:02d}.{day.day.month:02d}")
         for day in report.days
     ]
 
 
-def weekly_chart_png(report: WeeklyReport) -> bytes:
-    """The PNG of the week: words per day."""
-    return bar_chart_png(chart_bars(report), title=CHART_TITLE)
+def weekly_chart_png(report: WeeklyReport, language: str) -> bytes:
+    """The PNG of the week in `language` ("ru" or "uk"): words per day."""
+    return bar_chart_png(chart_bars(report, language), title=t(language, "chart-title"))

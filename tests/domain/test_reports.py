@@ -27,7 +27,7 @@ from mluv.domain.report_figures import (
 )
 from mluv.domain.report_tips import MAX_TIPS
 from mluv.domain.reports import (
-    CZECH_WEEKDAYS,
+    WEEKDAY_KEYS,
     build_weekly_report,
     chart_bars,
     render_caption,
@@ -36,7 +36,7 @@ from mluv.domain.reports import (
 )
 from mluv.domain.telegram_text import TELEGRAM_CAPTION_LIMIT, utf16_length
 from mluv.i18n import t
-from tests.domain.test_chart import read_png
+from tests.domain.test_chart import chart_texts, read_png
 
 MONDAY = dt.date(2024, 11, 18)  # 2024-11-18 is a Monday
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "weekly-report-example.png"
@@ -341,23 +341,40 @@ def test_caption_drops_tips_then_mistakes_when_too_long() -> None:
 # --- chart ----------------------------------------------------------------------------------------------
 
 
-def test_chart_of_the_week() -> None:
+WEEKDAYS = {
+    "ru": ["Пн", "Вт", "Ср", "Чт", "Пт", "Сб", "Вс"],
+    "uk": ["Пн", "Вт", "Ср", "Чт", "Пт", "Сб", "Нд"],
+}
+TITLES = {"ru": "Слова за неделю", "uk": "Слова за тиждень"}
+
+
+@pytest.mark.parametrize("language", ["ru", "uk"])
+def test_chart_of_the_week_in_the_learners_language(language: str) -> None:
     report = sample_report()
-    bars = chart_bars(report)
-    assert [bar.label for bar in bars] == list(CZECH_WEEKDAYS)
+    bars = chart_bars(report, language)
+    assert [bar.label for bar in bars] == WEEKDAYS[language]
+    assert [t(language, key) for key in WEEKDAY_KEYS] == WEEKDAYS[language]
     assert [bar.value for bar in bars] == [120, 0, 45, 310, 88, 0, 7]
     assert bars[0].sublabel == "18.11" and bars[6].sublabel == "24.11"
-    png = read_png(weekly_chart_png(report))
+    png = read_png(weekly_chart_png(report, language))
     assert (png.width, png.height) == (800, 480)
+    texts = chart_texts(bars, title=t(language, "chart-title"))
+    assert texts[0] == TITLES[language]
+    assert set(WEEKDAYS[language]) <= set(texts)
+
+
+def test_the_chart_differs_by_language() -> None:
+    report = sample_report()
+    assert weekly_chart_png(report, "ru") != weekly_chart_png(report, "uk")
 
 
 def test_chart_of_a_week_across_the_new_year() -> None:
     report = build_weekly_report(dt.date(2024, 12, 30), [])
-    assert [bar.sublabel for bar in chart_bars(report)][2:4] == ["01.01", "02.01"]
-    read_png(weekly_chart_png(dataclasses.replace(report)))
+    assert [bar.sublabel for bar in chart_bars(report, "uk")][2:4] == ["01.01", "02.01"]
+    read_png(weekly_chart_png(dataclasses.replace(report), "uk"))
 
 
 if __name__ == "__main__":
-    EXAMPLE.write_bytes(weekly_chart_png(sample_report()))
+    EXAMPLE.write_bytes(weekly_chart_png(sample_report(), "ru"))
     print(f"wrote {EXAMPLE}")
     print(render_caption(sample_report(), "ru"))

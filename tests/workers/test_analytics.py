@@ -39,7 +39,7 @@ from mluv.domain.progress import (
     zone,
 )
 from mluv.domain.report_figures import WeeklyReport as Report
-from mluv.domain.reports import render_caption
+from mluv.domain.reports import render_caption, weekly_chart_png
 from mluv.domain.review import Correction, Review
 from mluv.i18n import t
 from mluv.jobs import InvalidJobArguments, JobContext, Queue, registry
@@ -738,6 +738,7 @@ async def test_weekly_report_is_delivered_once_as_a_photo_and_then_reused(
     assert image == stored.chart_png
     png = read_png(image)
     assert (png.width, png.height) == (800, 480)
+    assert image == weekly_chart_png(report, "uk")  # drawn in the learner's language
 
     # Asked again: no second photo and no recomputation; a pointer to the report instead.
     second = await eventually(
