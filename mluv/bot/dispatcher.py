@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aiogram import Bot, Dispatcher, Router
@@ -19,10 +20,17 @@ from mluv.bot.handlers import (
     start,
     stats,
 )
-from mluv.bot.middlewares import DbSessionMiddleware, DedupeMiddleware, LearnerMiddleware, ThrottleMiddleware
+from mluv.bot.middlewares import (
+    TELEGRAM_NUMBERING,
+    DbSessionMiddleware,
+    DedupeMiddleware,
+    LearnerMiddleware,
+    ThrottleMiddleware,
+)
 from mluv.i18n import language_of, t
 from mluv.logs import get_logger
 from mluv.resources import Resources
+from mluv.settings import Settings
 
 log = get_logger(__name__)
 
@@ -59,6 +67,15 @@ def get_routers() -> list[Router]:
     return [_detached(router) for router in routers]
 
 
+def update_numbering(settings: Settings) -> str:
+    """The identity of the Bot API server's update_id sequence, part of every dedupe key."""
+    if settings.telegram_api_base is None or settings.is_production:
+        return TELEGRAM_NUMBERING
+    # A development Bot API server (the sandbox `mluv serve` starts, or one started by hand for this run)
+    # numbers updates from 1 at each start: a random id per bot process never outlives it, no handshake.
+    return f"dev-{uuid.uuid4().hex}"
+
+
 def create_dispatcher(resources: Resources, routers: list[Router] | None = None) -> Dispatcher:
     # Workflow data: handlers receive these as named parameters.
     dispatcher = Dispatcher(resources=resources, settings=resources.settings, pool=resources.pool)
@@ -71,7 +88,9 @@ def create_dispatcher(resources: Resources, routers: list[Router] | None = None)
         )
 
     # Order matters (see mluv.bot.middlewares): dedupe → throttle → session → learner.
-    dispatcher.update.outer_middleware(DedupeMiddleware(resources.pool, bot.id))
+    dispatcher.update.outer_middleware(
+        DedupeMiddleware(resources.pool, bot.id, update_numbering(resources.settings))
+    )
     dispatcher.update.outer_middleware(
         ThrottleMiddleware(
             resources.pool, limit=FLOOD_LIMIT, window=FLOOD_WINDOW_SECONDS, notice=flood_notice

@@ -1,6 +1,6 @@
 """Middlewares, in the order they run on every update (registered in mluv.bot.dispatcher):
 
-1. DedupeMiddleware     — outer, update: a redelivered update_id is dropped (one Redis SET NX).
+1. DedupeMiddleware     — outer, update: an update_id in progress or done is dropped; one that crashed is not.
 2. ThrottleMiddleware   — outer, update: one learner's flood is dropped before it costs a DB round trip.
 3. DbSessionMiddleware  — outer, update: one session per update; commit on success, rollback on error.
 4. LearnerMiddleware    — outer, update: loads/creates the learner; handlers get `user` and `lang`.
@@ -8,6 +8,14 @@
 Dedupe and throttling must run before the session so floods and redeliveries stay cheap; the learner
 middleware needs the session, so it runs after it. aiogram's own UserContextMiddleware runs before all of
 ours and puts `event_from_user` into the data.
+
+Updates are processed at least once. The dedupe key `mluv:update:<bot id>:<numbering>:<update id>` is
+"running" (DEDUPE_RUNNING_SECONDS) while the handler runs and "done" (DEDUPE_DONE_SECONDS) once it
+returned; if the handler raises, the key is deleted, so Telegram's redelivery is processed again. A
+duplicate arriving while the first is running is dropped, never run twice at once. `<numbering>` names the
+Bot API server's update numbering: "telegram" for Telegram, the instance id of a development sandbox, which
+numbers updates from 1 again after each start. Handlers are idempotent for what a redelivery repeats (a
+learner's message is stored once: `mluv.db.learners.record_practice`).
 """
 
 from __future__ import annotations
@@ -33,21 +41,39 @@ log = get_logger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 # Telegram redelivers an update it got no 200 for; a day covers its retry window many times over.
-DEDUPE_TTL_SECONDS = 86_400
+DEDUPE_DONE_SECONDS = 86_400
+# Handlers answer in milliseconds; a process killed mid-handler frees its updates for redelivery after this.
+DEDUPE_RUNNING_SECONDS = 60
+# Telegram's own update numbering, the same across every restart of the bot.
+TELEGRAM_NUMBERING = "telegram"
 
 
 class DedupeMiddleware(BaseMiddleware):
-    def __init__(self, redis: Redis, bot_id: int) -> None:
+    """Each update_id of one numbering is handled to completion once (see the module docstring)."""
+
+    def __init__(self, redis: Redis, bot_id: int, numbering: str = TELEGRAM_NUMBERING) -> None:
         self.redis = redis
         self.bot_id = bot_id
+        self.numbering = numbering
+
+    def key(self, update_id: int) -> str:
+        return f"mluv:update:{self.bot_id}:{self.numbering}:{update_id}"
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        if isinstance(event, Update):
-            key = f"mluv:update:{self.bot_id}:{event.update_id}"
-            if not await self.redis.set(key, 1, nx=True, ex=DEDUPE_TTL_SECONDS):
-                log.info("duplicate update dropped", update_id=event.update_id)
-                return None
-        return await handler(event, data)
+        if not isinstance(event, Update):
+            return await handler(event, data)
+        key = self.key(event.update_id)
+        if not await self.redis.set(key, "running", nx=True, ex=DEDUPE_RUNNING_SECONDS):
+            log.info("duplicate update dropped", update_id=event.update_id)
+            return None
+        try:
+            result = await handler(event, data)
+        except BaseException:
+            # Not done: Telegram's redelivery of this update must be processed, not dropped.
+            await self.redis.delete(key)
+            raise
+        await self.redis.set(key, "done", ex=DEDUPE_DONE_SECONDS)
+        return result
 
 
 class ThrottleMiddleware(BaseMiddleware):

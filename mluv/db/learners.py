@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mluv.db.models import Message, Streak, User
 from mluv.domain.progress import StreakState, advance_streak, day_bounds, local_date
 
+# The unique constraint that makes a redelivered message a no-op (migration 0003).
+MESSAGE_DELIVERED_ONCE = "uq_messages_user_id_telegram_message_id_sent_at"
+
 
 @dataclass(frozen=True)
 class TelegramProfile:
@@ -92,18 +95,40 @@ async def record_practice(
     word_count: int,
     telegram_message_id: int | None,
     now: dt.datetime,
+    sent_at: dt.datetime | None = None,
 ) -> Practice:
-    """Store a learner's text, mark them active and advance their streak, in the caller's transaction."""
-    message = Message(
-        user_id=user.id,
-        text=text,
-        word_count=word_count,
-        telegram_message_id=telegram_message_id,
-        created_at=now,
-    )
-    session.add(message)
+    """Store a learner's text, mark them active and advance their streak, in the caller's transaction.
+
+    Idempotent: a message Telegram delivers again (same learner, `telegram_message_id` and `sent_at`, its
+    Telegram date) is not stored again and leaves the streak alone; the first delivery's row is returned,
+    with `streak_changed` False, so the caller's jobs (keyed by the message id) are not duplicated.
+    """
     user.last_active_at = now
+    stored = await session.scalar(
+        insert(Message)
+        .values(
+            user_id=user.id,
+            text=text,
+            word_count=word_count,
+            telegram_message_id=telegram_message_id,
+            sent_at=sent_at,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(constraint=MESSAGE_DELIVERED_ONCE)
+        .returning(Message)
+    )
     today = local_date(now, user.timezone)
+    if stored is None:
+        first = await session.scalar(
+            select(Message).where(
+                Message.user_id == user.id,
+                Message.telegram_message_id == telegram_message_id,
+                Message.sent_at == sent_at,
+            )
+        )
+        assert first is not None  # the row the insert conflicted with
+        messages_today, _ = await totals_for_day(session, user, today)
+        return Practice(first, await streak_state(session, user.id), False, messages_today)
     # Row lock: two messages of one learner at once must not both read the old streak.
     streak = await session.get(Streak, user.id, with_for_update=True)
     if streak is None:
@@ -118,7 +143,7 @@ async def record_practice(
     )
     await session.flush()
     messages_today, _ = await totals_for_day(session, user, today)
-    return Practice(message, after, after != before, messages_today)
+    return Practice(stored, after, after != before, messages_today)
 
 
 async def totals_for_day(session: AsyncSession, user: User, day: dt.date) -> tuple[int, int]:

@@ -177,6 +177,9 @@ class Message(Base):
         Index("ix_messages_user_id_created_at", "user_id", "created_at"),
         # Retention cleanup and the set-based daily statistics over one day for all users.
         Index("ix_messages_created_at", "created_at"),
+        # A message Telegram delivers twice is stored once; sent_at tells apart a development sandbox's
+        # message ids, which start from 1 again after each restart.
+        UniqueConstraint("user_id", "telegram_message_id", "sent_at"),
     )
 
     id: Mapped[int] = _identity_pk()
@@ -187,6 +190,8 @@ class Message(Base):
     review: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Telegram's date of the message (NULL on rows from before it was stored).
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = _created_at()
 
 

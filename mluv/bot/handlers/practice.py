@@ -55,6 +55,7 @@ async def practice(message: Message, session: AsyncSession, pool: ArqRedis, user
         word_count=count_words(text),
         telegram_message_id=message.message_id,
         now=now,
+        sent_at=message.date,
     )
     # Commit before enqueueing: the worker must find the row the job points at.
     await session.commit()

@@ -1,0 +1,158 @@
+"""DedupeMiddleware on a real Redis: every update is processed at least once and never twice at once; and
+end to end, a restarted sandbox's update 1 is answered by the next bot."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+import pytest
+from aiogram.types import TelegramObject, Update
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mluv.bot.dispatcher import create_dispatcher, update_numbering
+from mluv.bot.middlewares import (
+    DEDUPE_DONE_SECONDS,
+    DEDUPE_RUNNING_SECONDS,
+    TELEGRAM_NUMBERING,
+    DedupeMiddleware,
+)
+from mluv.bot.runner import BotRunner
+from mluv.db.models import Message
+from mluv.i18n import t
+from mluv.resources import Resources
+from mluv.settings import Settings
+from mluv.telegram.sandbox import SandboxClient, SandboxConfig, create_sandbox_app, run_sandbox
+
+BOT_ID = 1_000_000_001
+
+
+class Handler:
+    """Counts its runs; raises while `crash` is set; waits for `release` when one is given."""
+
+    def __init__(self, *, crash: bool = False, release: asyncio.Event | None = None) -> None:
+        self.runs = 0
+        self.crash = crash
+        self.release = release
+        self.started = asyncio.Event()
+
+    async def __call__(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        self.runs += 1
+        self.started.set()
+        if self.release is not None:
+            await self.release.wait()
+        if self.crash:
+            raise RuntimeError("handler crashed")
+        return "handled"
+
+
+def update(update_id: int = 1) -> Update:
+    return Update(update_id=update_id)
+
+
+async def test_a_crashed_update_is_processed_when_redelivered(redis: Redis) -> None:
+    dedupe = DedupeMiddleware(redis, BOT_ID)
+    handler = Handler(crash=True)
+
+    with pytest.raises(RuntimeError):
+        await dedupe(handler, update(), {})
+    assert await redis.exists(dedupe.key(1)) == 0
+
+    handler.crash = False
+    assert await dedupe(handler, update(), {}) == "handled"
+    assert handler.runs == 2
+
+
+async def test_a_duplicate_arriving_while_the_first_runs_is_dropped(redis: Redis) -> None:
+    dedupe = DedupeMiddleware(redis, BOT_ID)
+    release = asyncio.Event()
+    first = Handler(release=release)
+    running = asyncio.create_task(dedupe(first, update(), {}))
+    await first.started.wait()
+    assert await redis.get(dedupe.key(1)) == b"running"
+    assert 0 < await redis.ttl(dedupe.key(1)) <= DEDUPE_RUNNING_SECONDS
+
+    duplicate = Handler()
+    assert await dedupe(duplicate, update(), {}) is None
+    assert duplicate.runs == 0
+
+    release.set()
+    assert await running == "handled"
+    assert first.runs == 1
+
+
+async def test_a_duplicate_of_a_done_update_is_dropped_for_a_day(redis: Redis) -> None:
+    dedupe = DedupeMiddleware(redis, BOT_ID)
+    handler = Handler()
+    assert await dedupe(handler, update(), {}) == "handled"
+    assert await redis.get(dedupe.key(1)) == b"done"
+    assert DEDUPE_RUNNING_SECONDS < await redis.ttl(dedupe.key(1)) <= DEDUPE_DONE_SECONDS
+
+    assert await dedupe(handler, update(), {}) is None
+    assert handler.runs == 1
+    assert await dedupe(handler, update(2), {}) == "handled"
+    assert handler.runs == 2
+
+
+async def test_a_new_numbering_processes_the_same_update_id_again(redis: Redis) -> None:
+    handler = Handler()
+    before_restart = DedupeMiddleware(redis, BOT_ID, "dev-first-start")
+    after_restart = DedupeMiddleware(redis, BOT_ID, "dev-second-start")
+
+    assert await before_restart(handler, update(), {}) == "handled"
+    assert await after_restart(handler, update(), {}) == "handled"
+    assert handler.runs == 2
+
+
+def test_telegram_keeps_one_numbering_and_each_development_bot_process_gets_its_own(
+    settings: Settings,
+) -> None:
+    assert update_numbering(settings.model_copy(update={"telegram_api_base": None})) == TELEGRAM_NUMBERING
+    sandbox = settings.model_copy(update={"telegram_api_base": "http://127.0.0.1:8081"})
+    first, second = update_numbering(sandbox), update_numbering(sandbox)
+    assert TELEGRAM_NUMBERING not in {first, second}
+    assert first != second
+
+
+def later(minutes: int) -> Callable[[], float]:
+    """A sandbox wall clock `minutes` ahead of the real one."""
+    return lambda: time.time() + 60 * minutes
+
+
+@pytest.mark.integration
+@pytest.mark.e2e
+@pytest.mark.parametrize("lang", ["ru", "uk"])
+async def test_after_a_sandbox_restart_update_1_is_answered_and_stored(
+    settings: Settings,
+    clean_tables: None,
+    redis: Redis,
+    session_factory: async_sessionmaker[AsyncSession],
+    lang: Literal["ru", "uk"],
+) -> None:
+    learner = 555_000_101
+    # The same Redis and database, a new sandbox and bot each time; the second starts a minute later.
+    for start, minutes_later in (("first", 0), ("second", 1)):
+        app = create_sandbox_app(SandboxConfig(auto_create_chats=False), wall_clock=later(minutes_later))
+        async with (
+            run_sandbox(port=0, app=app) as url,
+            SandboxClient(url) as sandbox,
+        ):
+            resources = await Resources.create(settings.model_copy(update={"telegram_api_base": url}))
+            runner = BotRunner(create_dispatcher(resources), resources.bot, resources.settings)
+            await runner.start()
+            try:
+                await sandbox.create_user(learner, "Olga", language_code=lang)
+                sent = await sandbox.send_text(learner, f"Dobrý den, jak se máš? ({start})")
+                assert sent["update_id"] == 1
+                (answer,) = await sandbox.messages(learner, wait_for=1, within=10)
+                assert answer["text"] == t(lang, "practice-ack")
+            finally:
+                await runner.stop()
+                await resources.close()
+    async with session_factory() as session:
+        texts = (await session.scalars(select(Message.text).order_by(Message.id))).all()
+    assert [text[-7:] for text in texts] == ["(first)", "second)"]
