@@ -1,13 +1,20 @@
-"""Inline keyboards and their callback data (aiogram CallbackData: typed, prefixed, ≤ 64 bytes)."""
+"""Inline keyboards and their callback data (aiogram CallbackData: typed, prefixed, ≤ 64 bytes).
+
+Every settings sub-menu ends with a Back button to the settings menu (`SettingsAction("menu", "main")`).
+Time zones are shown by their localized city and today's UTC offset ("Київ (UTC+2)"), never by their IANA
+name; `timezone_name` is the one place that names a zone for the learner.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from mluv.domain.progress import COMMON_TIMEZONES
-from mluv.i18n import SUPPORTED_LANGUAGES, t
+from mluv.domain.progress import COMMON_TIMEZONES, zone
+from mluv.i18n import SUPPORTED_LANGUAGES, has_text, t
 
 LEVELS = ("beginner", "intermediate", "advanced")
 REMINDER_HOURS = (7, 8, 9, 12, 17, 18, 19, 20, 21, 22)
@@ -23,8 +30,27 @@ class LevelChoice(CallbackData, prefix="level"):
 
 
 class SettingsAction(CallbackData, prefix="set"):
-    action: str  # menu | reminders | hour | tz | lang
+    action: str  # menu (value: main | hour | tz | lang) | reminders | hour | tz | lang
     value: str = ""
+
+
+BACK_TO_SETTINGS = SettingsAction(action="menu", value="main")
+
+
+def utc_offset(timezone: str, now: dt.datetime) -> str:
+    """ "UTC+2", "UTC-5", "UTC+5:30", "UTC+0": the zone's offset at `now` (it changes with DST)."""
+    offset = now.astimezone(zone(timezone)).utcoffset() or dt.timedelta()
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+def timezone_name(lang: str, timezone: str, now: dt.datetime | None = None) -> str:
+    """The zone as the learner reads it: "Киев (UTC+2)"; a zone without a text keeps its IANA name."""
+    key = "tz-" + timezone.lower().replace("/", "-").replace("_", "-")
+    city = t(lang, key) if has_text(key, lang) else timezone
+    return f"{city} ({utc_offset(timezone, now or dt.datetime.now(dt.UTC))})"
 
 
 class BroadcastAction(CallbackData, prefix="bc"):
@@ -64,24 +90,28 @@ def settings_keyboard(lang: str, *, reminders_enabled: bool) -> InlineKeyboardMa
     return builder.as_markup()
 
 
-def hour_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for hour in REMINDER_HOURS:
-        builder.button(text=f"{hour:02d}:00", callback_data=SettingsAction(action="hour", value=str(hour)))
-    builder.adjust(5)
+def _with_back(builder: InlineKeyboardBuilder, lang: str, *widths: int) -> InlineKeyboardMarkup:
+    builder.adjust(*widths)
+    # Its own last row, whatever the widths above.
+    builder.row(InlineKeyboardButton(text=t(lang, "btn-back"), callback_data=BACK_TO_SETTINGS.pack()))
     return builder.as_markup()
 
 
-def timezone_keyboard() -> InlineKeyboardMarkup:
+def hour_keyboard(lang: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for hour in REMINDER_HOURS:
+        builder.button(text=f"{hour:02d}:00", callback_data=SettingsAction(action="hour", value=str(hour)))
+    return _with_back(builder, lang, 5)
+
+
+def timezone_keyboard(lang: str, now: dt.datetime | None = None) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for index, name in enumerate(COMMON_TIMEZONES):
         # The index, not the name: callback data is limited to 64 bytes.
         builder.button(
-            text=name.split("/")[-1].replace("_", " "),
-            callback_data=SettingsAction(action="tz", value=str(index)),
+            text=timezone_name(lang, name, now), callback_data=SettingsAction(action="tz", value=str(index))
         )
-    builder.adjust(2)
-    return builder.as_markup()
+    return _with_back(builder, lang, 2)
 
 
 def settings_language_keyboard(lang: str) -> InlineKeyboardMarkup:
@@ -91,7 +121,7 @@ def settings_language_keyboard(lang: str) -> InlineKeyboardMarkup:
             text=t(lang, f"btn-language-{language}"),
             callback_data=SettingsAction(action="lang", value=language),
         )
-    return builder.as_markup()
+    return _with_back(builder, lang, 2)
 
 
 def broadcast_keyboard(lang: str, broadcast_id: int) -> InlineKeyboardMarkup:

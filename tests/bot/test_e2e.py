@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from mluv.bot.dispatcher import FLOOD_LIMIT, create_dispatcher
-from mluv.bot.keyboards import LanguageChoice, LevelChoice
+from mluv.bot.keyboards import LevelChoice
 from mluv.bot.runner import BotRunner
 from mluv.db.models import Message, User
 from mluv.i18n import t
@@ -105,34 +105,30 @@ def button_data(record: MessageRecord) -> list[str]:
     return [button["callback_data"] for row in markup.get("inline_keyboard", []) for button in row]
 
 
-async def test_start_registers_the_learner_and_asks_language_then_level(stack: Stack) -> None:
+async def test_start_registers_the_learner_and_asks_the_level(stack: Stack) -> None:
+    # A uk learner is not asked the language (tests/bot/test_start.py covers the other cases).
     await stack.sandbox.send_text(LEARNER, "/start")
     (question,) = await bot_messages(stack, LEARNER, 1)
-    assert question["text"] == f"{t('uk', 'start-welcome')}\n\n{t('uk', 'start-choose-language')}"
+    assert question["text"] == f"{t('uk', 'start-welcome')}\n\n{t('uk', 'start-choose-level')}"
     user = await eventually(lambda: user_row(stack, LEARNER), what="user row")
     assert (user.first_name, user.language, user.is_active) == ("Olga", "uk", True)
-    ru_button = LanguageChoice(language="ru", onboarding=True).pack()
-    assert ru_button in button_data(question)
+    level_button = LevelChoice(level="intermediate").pack()
+    assert level_button in button_data(question)
 
-    await stack.sandbox.press_button(LEARNER, question["message_id"], ru_button)
-    edited = await eventually(
-        lambda: _edited(stack, LEARNER, question["message_id"]), what="level question in place"
-    )
-    assert edited["text"] == t("ru", "start-choose-level")
-    await stack.sandbox.press_button(
-        LEARNER, question["message_id"], LevelChoice(level="intermediate").pack()
-    )
+    await stack.sandbox.press_button(LEARNER, question["message_id"], level_button)
     await eventually(
-        lambda: _has_text(stack, LEARNER, t("ru", "start-done", level="intermediate")), what="done"
+        lambda: _has_text(stack, LEARNER, t("uk", "start-done", level="intermediate")), what="done"
     )
+    kept = await eventually(lambda: _edited(stack, LEARNER, question["message_id"]), what="buttons removed")
+    assert kept["text"] == question["text"] and not button_data(kept)
     user = await user_row(stack, LEARNER)
-    assert user is not None and (user.language, user.level) == ("ru", "intermediate")
+    assert user is not None and (user.language, user.level) == ("uk", "intermediate")
 
     # A repeated /start keeps the learner's choices.
     await stack.sandbox.send_text(LEARNER, "/start")
-    await bot_messages(stack, LEARNER, 2)
+    await bot_messages(stack, LEARNER, 3)
     user = await user_row(stack, LEARNER)
-    assert user is not None and (user.language, user.level) == ("ru", "intermediate")
+    assert user is not None and (user.language, user.level) == ("uk", "intermediate")
 
 
 async def _edited(stack: Stack, chat_id: int, message_id: int) -> MessageRecord | None:

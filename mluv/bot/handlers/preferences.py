@@ -1,4 +1,9 @@
-"""/settings: reminders on/off, reminder hour, timezone and interface language, with inline keyboards."""
+"""/settings: reminders on/off, reminder hour, timezone and interface language, with inline keyboards.
+
+The menu and its sub-menus are one message edited in place; every sub-menu has a Back button to the menu,
+and a choice returns to the menu with a short confirmation. The time zone is shown localized
+("Київ (UTC+2)", mluv.bot.keyboards.timezone_name), never as its IANA name.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from mluv.bot.keyboards import (
     settings_keyboard,
     settings_language_keyboard,
     timezone_keyboard,
+    timezone_name,
 )
 from mluv.db.models import User
 from mluv.domain.progress import COMMON_TIMEZONES
@@ -27,7 +33,7 @@ def menu_text(user: User) -> str:
         "settings-menu",
         reminders="on" if user.reminders_enabled else "off",
         hour=user.reminder_hour,
-        timezone=user.timezone,
+        timezone=timezone_name(user.language, user.timezone),
         language=user.language,
     )
 
@@ -59,11 +65,13 @@ async def _back_to_menu(query: CallbackQuery, user: User, confirmation: str) -> 
 async def open_submenu(query: CallbackQuery, callback_data: SettingsAction, user: User) -> None:
     lang = user.language
     if callback_data.value == "hour":
-        await _show(query, t(lang, "settings-hour-prompt"), hour_keyboard())
+        await _show(query, t(lang, "settings-hour-prompt"), hour_keyboard(lang))
     elif callback_data.value == "tz":
-        await _show(query, t(lang, "settings-timezone-prompt"), timezone_keyboard())
-    else:
+        await _show(query, t(lang, "settings-timezone-prompt"), timezone_keyboard(lang))
+    elif callback_data.value == "lang":
         await _show(query, t(lang, "settings-language-prompt"), settings_language_keyboard(lang))
+    else:  # "main": the Back button
+        await _show(query, menu_text(user), settings_keyboard(lang, reminders_enabled=user.reminders_enabled))
 
 
 @router.callback_query(SettingsAction.filter(F.action == "reminders"))
@@ -89,7 +97,8 @@ async def set_timezone(query: CallbackQuery, callback_data: SettingsAction, user
         await query.answer(t(user.language, "settings-timezone-invalid", timezone=callback_data.value))
         return
     user.timezone = COMMON_TIMEZONES[index]
-    await _back_to_menu(query, user, t(user.language, "settings-timezone-set", timezone=user.timezone))
+    name = timezone_name(user.language, user.timezone)
+    await _back_to_menu(query, user, t(user.language, "settings-timezone-set", timezone=name))
 
 
 @router.callback_query(SettingsAction.filter(F.action == "lang"))

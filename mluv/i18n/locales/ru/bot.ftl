@@ -45,6 +45,29 @@ start-done =
        *[advanced] продвинутый
     }.
     Напиши мне первое сообщение по-чешски, например: «Ahoj! Jmenuju se Anna a učím se česky.»
+# /start from a learner who has already practised; $streak: their streak today in days (0: broken)
+start-welcome-back =
+    С возвращением! 👋 { $streak ->
+        [0] Серия прервалась, но одно сообщение сегодня начнёт новую.
+       *[other] 🔥 Серия: { $streak } { $streak ->
+            [one] день
+            [few] дня
+           *[many] дней
+        } подряд.
+    }
+    Пиши мне по-чешски о чём угодно, а я проверю текст. Прогресс: /stats, настройки: /settings.
+# /report when the last finished week's report is already in the chat; $time: the week, e.g. 16.11–22.11
+report-sent-before = 📈 Отчёт за неделю { $time } я уже прислал, он выше в чате. Отчёт за текущую неделю будет готов в понедельник.
+# /settings: the Back button of every sub-menu, and the time zones the keyboard offers (the city)
+btn-back = ↩️ Назад
+tz-europe-prague = Прага
+tz-europe-kyiv = Киев
+tz-europe-moscow = Москва
+tz-europe-warsaw = Варшава
+tz-europe-berlin = Берлин
+tz-europe-london = Лондон
+tz-asia-almaty = Алматы
+tz-america-new-york = Нью-Йорк
 
 ## Practice and feedback
 
@@ -184,7 +207,7 @@ report-queued = 📈 Готовлю отчёт за неделю, пришлю �
 
 ## /settings
 
-# $reminders: on or off; $hour: 0-23 (int); $timezone: e.g. Europe/Prague; $language: ru or uk
+# $reminders: on or off; $hour: 0-23 (int); $timezone: the localized zone, e.g. Прага (UTC+1); $language: ru or uk
 settings-menu =
     ⚙️ Настройки
     🔔 Напоминания: { $reminders ->
@@ -204,7 +227,7 @@ settings-hour-set = ⏰ Буду напоминать в { NUMBER($hour, minimum
 settings-hour-invalid = Час должен быть числом от 0 до 23, например 18.
 settings-timezone-prompt = 🌍 Выбери свой часовой пояс:
 settings-timezone-set = 🌍 Часовой пояс: { $timezone }.
-settings-timezone-invalid = Не знаю часового пояса «{ $timezone }». Напиши его так: Europe/Prague.
+settings-timezone-invalid = Не знаю часового пояса «{ $timezone }». Выбери его кнопкой в списке.
 settings-language-prompt = 🗣 Выбери язык подсказок:
 settings-language-set = Готово! Теперь я пишу по-русски.
 
@@ -378,6 +401,17 @@ report-tip-streak = • Серия { $streak } { $streak ->
 report-tip-keep-going = • Продолжай в том же духе: немного чешского каждый день.
 # Sent when the learner asks for a report that was already delivered; $time: the week, e.g. 16.11–22.11
 report-already-sent = 📈 Отчёт за неделю { $time } уже выше ↑ Следующий появится, когда закончится эта неделя.
+
+## Weekly report chart (the picture: its title and the weekday under each bar)
+
+chart-title = Слова за неделю
+chart-weekday-mon = Пн
+chart-weekday-tue = Вт
+chart-weekday-wed = Ср
+chart-weekday-thu = Чт
+chart-weekday-fri = Пт
+chart-weekday-sat = Сб
+chart-weekday-sun = Вс
 
 ## Broadcast progress
 

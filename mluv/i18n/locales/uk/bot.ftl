@@ -45,6 +45,29 @@ start-done =
        *[advanced] просунутий
     }.
     Напиши мені перше повідомлення чеською, наприклад: «Ahoj! Jmenuju se Anna a učím se česky.»
+# /start from a learner who has already practised; $streak: their streak today in days (0: broken)
+start-welcome-back =
+    З поверненням! 👋 { $streak ->
+        [0] Серія перервалася, але одне повідомлення сьогодні почне нову.
+       *[other] 🔥 Серія: { $streak } { $streak ->
+            [one] день
+            [few] дні
+           *[many] днів
+        } поспіль.
+    }
+    Пиши мені чеською про що завгодно, а я перевірю текст. Прогрес: /stats, налаштування: /settings.
+# /report when the last finished week's report is already in the chat; $time: the week, e.g. 16.11–22.11
+report-sent-before = 📈 Звіт за тиждень { $time } я вже надіслав, він вище в чаті. Звіт за поточний тиждень буде готовий у понеділок.
+# /settings: the Back button of every sub-menu, and the time zones the keyboard offers (the city)
+btn-back = ↩️ Назад
+tz-europe-prague = Прага
+tz-europe-kyiv = Київ
+tz-europe-moscow = Москва
+tz-europe-warsaw = Варшава
+tz-europe-berlin = Берлін
+tz-europe-london = Лондон
+tz-asia-almaty = Алмати
+tz-america-new-york = Нью-Йорк
 
 ## Practice and feedback
 
@@ -184,7 +207,7 @@ report-queued = 📈 Готую звіт за тиждень, надішлю з�
 
 ## /settings
 
-# $reminders: on or off; $hour: 0-23 (int); $timezone: e.g. Europe/Prague; $language: ru or uk
+# $reminders: on or off; $hour: 0-23 (int); $timezone: the localized zone, e.g. Прага (UTC+1); $language: ru or uk
 settings-menu =
     ⚙️ Налаштування
     🔔 Нагадування: { $reminders ->
@@ -204,7 +227,7 @@ settings-hour-set = ⏰ Нагадуватиму о { NUMBER($hour, minimumInteg
 settings-hour-invalid = Година має бути числом від 0 до 23, наприклад 18.
 settings-timezone-prompt = 🌍 Обери свій часовий пояс:
 settings-timezone-set = 🌍 Часовий пояс: { $timezone }.
-settings-timezone-invalid = Не знаю часового поясу «{ $timezone }». Напиши його так: Europe/Prague.
+settings-timezone-invalid = Не знаю часового поясу «{ $timezone }». Обери його кнопкою в списку.
 settings-language-prompt = 🗣 Обери мову підказок:
 settings-language-set = Готово! Тепер я пишу українською.
 
@@ -378,6 +401,17 @@ report-tip-streak = • Серія { $streak } { $streak ->
 report-tip-keep-going = • Продовжуй у тому ж дусі: трохи чеської щодня.
 # Sent when the learner asks for a report that was already delivered; $time: the week, e.g. 16.11–22.11
 report-already-sent = 📈 Звіт за тиждень { $time } уже вище ↑ Наступний з'явиться, коли закінчиться цей тиждень.
+
+## Weekly report chart (the picture: its title and the weekday under each bar)
+
+chart-title = Слова за тиждень
+chart-weekday-mon = Пн
+chart-weekday-tue = Вт
+chart-weekday-wed = Ср
+chart-weekday-thu = Чт
+chart-weekday-fri = Пт
+chart-weekday-sat = Сб
+chart-weekday-sun = Нд
 
 ## Broadcast progress
 
