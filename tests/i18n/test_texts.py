@@ -23,6 +23,7 @@ REQUIRED_KEYS = {
     "level-intermediate",
     "level-advanced",
     "start-done",
+    "practice-ack",
     "feedback-empty",
     "feedback-perfect",
     "feedback-header",
