@@ -1,8 +1,5 @@
 """Practice: a learner's Czech text is stored, acknowledged at once and reviewed by a job.
 
-The acknowledgement is a "typing…" chat action, not a message: chat actions do not count against the
-chat's one message a second, so the feedback is the first message the learner gets, and it comes sooner.
-
 What is not Czech practice (`mluv.domain.language.classify_message`) is neither stored nor reviewed: a
 blank text gets a request for a Czech sentence; a text all in Cyrillic gets a hint to write it in Czech,
 after a short answer about what the bot does when it looks like a question to the bot.
@@ -14,8 +11,7 @@ import contextlib
 import datetime as dt
 
 from aiogram import F, Router
-from aiogram.enums import ChatAction
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramRetryAfter
 from aiogram.types import Message
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,8 +67,7 @@ async def practice(message: Message, session: AsyncSession, pool: ArqRedis, user
         )
     if practice.streak_changed:
         await award_streak_milestones.enqueue(pool, user_id=user.id, day=today)
-    # The acknowledgement is a courtesy (the feedback follows): if Telegram refuses it, skip it rather
-    # than fail an update whose review is already queued.
-    if message.bot is not None:
-        with contextlib.suppress(TelegramAPIError):
-            await message.bot.send_chat_action(chat_id=message.chat.id, action=ChatAction.TYPING)
+    # The acknowledgement is a courtesy (the feedback follows): under Telegram's per-chat limit skip it
+    # rather than fail the update.
+    with contextlib.suppress(TelegramRetryAfter):
+        await message.answer(t(lang, "practice-ack"))
