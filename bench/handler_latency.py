@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import F, Router
+from aiogram.enums import ChatAction
 from aiogram.types import Message, Update
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +36,6 @@ from mluv.db.models import User
 from mluv.domain.czech import count_words, warm_up
 from mluv.domain.feedback import format_feedback
 from mluv.domain.review import OfflineReviewer
-from mluv.i18n import t
 from mluv.resources import Resources
 from mluv.reviewers.llm import offline_review
 from mluv.settings import load_settings
@@ -71,7 +71,8 @@ def inline_router() -> Router:
                 review=review.to_json(), correctness=review.correctness, reviewed_at=dt.datetime.now(dt.UTC)
             )
         )
-        await message.answer(t(lang, "practice-ack"))
+        # As the shipped handler acknowledges: a chat action, which is not a message.
+        await message.bot.send_chat_action(message.chat.id, ChatAction.TYPING)  # type: ignore[union-attr]
         await message.answer(format_feedback(review, lang))
 
     return router

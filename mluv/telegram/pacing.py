@@ -2,8 +2,10 @@
 
 `PacedRequests` is an aiogram request middleware (mluv.resources installs it on the process's Bot): a
 message or an edit to a chat that its caller did not pace itself (a handler's reply, the flood notice)
-waits for its turn in the shared limiter too, and a 429 it gets penalizes the limiter. The Sender paces
-its own requests and marks them with `paced()`, so they are never held twice.
+waits for its turn in the shared limiter too, and a 429 it gets penalizes the limiter and is sent again
+once `retry_after` has passed (at most RETRY_TRIES tries and RETRY_BUDGET seconds of waiting in all, then
+the 429 propagates). The Sender paces its own requests and marks them with `paced()`, so they are never
+held twice (its jobs retry 429s themselves).
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ EDITS: tuple[type[TelegramMethod[Any]], ...] = (
     methods.EditMessageReplyMarkup,
 )
 DIRECT_MAX_WAIT = 5.0  # a handler's reply waits at most this for its turn, then counts as a 429
+# A reply Telegram answered 429 is tried again, within these bounds, so that a learner is never ignored.
+RETRY_TRIES = 3
+RETRY_BUDGET = 30.0  # seconds of waiting (turns and retry_after) over all tries of one reply
 
 
 @contextlib.contextmanager
@@ -58,12 +63,25 @@ class PacedRequests(BaseRequestMiddleware):
     Without it a learner flooding the bot got replies outside the schedule, Telegram answered the next
     worker send to that chat 429, and since the Sender reads a 429 as bot-wide, every broadcast paused
     (bench/chaos.py flooding-learner). A turn further than DIRECT_MAX_WAIT raises TelegramRetryAfter, as
-    Telegram would have: handlers already treat that as "skip this reply".
+    Telegram would have: handlers already treat that as "skip this reply". A 429 from Telegram itself
+    penalizes the limiter (as the Sender does) and the request waits for its next turn, which lies past
+    the penalty, and goes again: RETRY_TRIES tries at most, while the waits stay within RETRY_BUDGET.
     """
 
-    def __init__(self, limiter: RateLimiter, max_wait: float = DIRECT_MAX_WAIT) -> None:
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        max_wait: float = DIRECT_MAX_WAIT,
+        *,
+        tries: int = RETRY_TRIES,
+        budget: float = RETRY_BUDGET,
+    ) -> None:
+        if tries < 1:
+            raise ValueError("a request is tried at least once")
         self.limiter = limiter
         self.max_wait = max_wait
+        self.tries = tries
+        self.budget = budget
 
     async def __call__(
         self,
@@ -75,12 +93,18 @@ class PacedRequests(BaseRequestMiddleware):
         edit = isinstance(method, EDITS)
         if _PACED.get() or not isinstance(chat_id, int) or not (edit or isinstance(method, SENDS)):
             return await make_request(bot, method)
-        try:
-            await self.limiter.acquire(chat_id, use_global=not edit, max_wait=self.max_wait)
-        except RateLimited as error:
-            raise TelegramRetryAfter(method, str(error), math.ceil(error.retry_after)) from error
-        try:
-            return await make_request(bot, method)
-        except TelegramRetryAfter as error:
-            await self.limiter.penalize(error.retry_after, chat_id, everyone=not edit)
-            raise
+        waited, max_wait = 0.0, min(self.max_wait, self.budget)
+        for attempt in range(1, self.tries + 1):
+            try:
+                waited += await self.limiter.acquire(chat_id, use_global=not edit, max_wait=max_wait)
+            except RateLimited as error:
+                raise TelegramRetryAfter(method, str(error), math.ceil(error.retry_after)) from error
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as error:
+                await self.limiter.penalize(error.retry_after, chat_id, everyone=not edit)
+                if attempt == self.tries or waited + error.retry_after > self.budget:
+                    raise
+                # The next turn lies past the penalty: allow for it, plus the usual wait, within budget.
+                max_wait = min(error.retry_after + self.max_wait, self.budget - waited)
+        raise AssertionError("unreachable: the last try returns or raises")

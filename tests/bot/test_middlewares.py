@@ -23,10 +23,10 @@ from mluv.bot.middlewares import (
 )
 from mluv.bot.runner import BotRunner
 from mluv.db.models import Message
-from mluv.i18n import t
 from mluv.resources import Resources
 from mluv.settings import Settings
 from mluv.telegram.sandbox import SandboxClient, SandboxConfig, create_sandbox_app, run_sandbox
+from mluv.worker import InProcessWorkers
 
 BOT_ID = 1_000_000_001
 
@@ -143,15 +143,19 @@ async def test_after_a_sandbox_restart_update_1_is_answered_and_stored(
         ):
             resources = await Resources.create(settings.model_copy(update={"telegram_api_base": url}))
             runner = BotRunner(create_dispatcher(resources), resources.bot, resources.settings)
+            workers = InProcessWorkers(resources)  # the answer is the review's feedback
+            await workers.start()
             await runner.start()
             try:
                 await sandbox.create_user(learner, "Olga", language_code=lang)
                 sent = await sandbox.send_text(learner, f"Dobrý den, jak se máš? ({start})")
                 assert sent["update_id"] == 1
-                (answer,) = await sandbox.messages(learner, wait_for=1, within=10)
-                assert answer["text"] == t(lang, "practice-ack")
+                # The feedback is the first (and only) message: the acknowledgement is a chat action.
+                (answer,) = await sandbox.messages(learner, wait_for=1, within=20)
+                assert answer["reply_to_message_id"] == sent["message"]["message_id"]
             finally:
                 await runner.stop()
+                await workers.stop()
                 await resources.close()
     async with session_factory() as session:
         texts = (await session.scalars(select(Message.text).order_by(Message.id))).all()

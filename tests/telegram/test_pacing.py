@@ -13,7 +13,7 @@ from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
 from redis.asyncio import Redis
 
 from mluv.telegram.pacing import PacedRequests, paced
-from mluv.telegram.ratelimit import Limits, RateLimiter
+from mluv.telegram.ratelimit import Limits, RateLimiter, read_ratelimit_stats
 from mluv.telegram.sandbox import SandboxClient
 from mluv.telegram.sender import Sender
 from tests.telegram.sender_harness import OLGA, RecordingSession, received
@@ -61,3 +61,50 @@ async def test_a_long_penalty_turns_a_direct_reply_into_a_429(
     with paced():  # the Sender's own requests are never held twice
         await bot.send_message(OLGA, "paced by the Sender")
     assert await received(control, OLGA) == ["paced by the Sender"]
+
+
+async def test_a_reply_answered_429_once_is_sent_again_after_retry_after(
+    bot: Bot, limiter: RateLimiter, session: RecordingSession, control: SandboxClient, redis: Redis
+) -> None:
+    bot.session.middleware(PacedRequests(limiter))
+    # Telegram's one message a second per chat, strictly: the Sender's message leaves no room for a reply.
+    await control.set_limits(enabled=True, private_per_second=1, private_burst=1)
+    with paced():
+        await bot.send_message(OLGA, "the Sender's message")
+    await bot.send_message(OLGA, "a handler's reply")
+    sends = [c for c in session.calls if c.method == "sendMessage"]
+    assert [(c.outcome, c.retry_after) for c in sends] == [
+        ("ok", None),
+        ("TelegramRetryAfter", 1),
+        ("ok", None),
+    ]
+    assert sends[2].started - sends[1].ended >= 1.0 - 0.02  # not before retry_after has passed
+    await limiter.flush()
+    assert (await read_ratelimit_stats(redis))["telegram_429"] == 1  # the limiter was told, as by the Sender
+    assert await received(control, OLGA) == ["the Sender's message", "a handler's reply"]
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "tries"),
+    [(1, 3), (60, 1)],
+    ids=["three-429s", "retry-after-over-the-budget"],
+)
+async def test_a_reply_still_answered_429_gives_up(
+    bot: Bot,
+    limiter: RateLimiter,
+    session: RecordingSession,
+    control: SandboxClient,
+    redis: Redis,
+    retry_after: int,
+    tries: int,
+) -> None:
+    bot.session.middleware(PacedRequests(limiter))
+    await control.set_faults(rate_limit_rate=1, rate_limit_retry_after=retry_after)
+    with pytest.raises(TelegramRetryAfter) as raised:
+        await bot.send_message(OLGA, "never delivered")
+    assert raised.value.retry_after == retry_after
+    sends = [c for c in session.calls if c.method == "sendMessage"]
+    assert [c.outcome for c in sends] == ["TelegramRetryAfter"] * tries
+    await limiter.flush()
+    assert (await read_ratelimit_stats(redis))["telegram_429"] == tries
+    assert await received(control, OLGA) == []

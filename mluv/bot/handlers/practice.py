@@ -1,5 +1,8 @@
 """Practice: a learner's Czech text is stored, acknowledged at once and reviewed by a job.
 
+The acknowledgement is a "typing…" chat action, not a message: chat actions do not count against the
+chat's one message a second, so the feedback is the first message the learner gets, and it comes sooner.
+
 What is not Czech practice (`mluv.domain.language.classify_message`) is neither stored nor reviewed: a
 blank text gets a request for a Czech sentence; a text all in Cyrillic gets a hint to write it in Czech,
 after a short answer about what the bot does when it looks like a question to the bot.
@@ -11,7 +14,8 @@ import contextlib
 import datetime as dt
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramRetryAfter
+from aiogram.enums import ChatAction
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Message
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,7 +71,8 @@ async def practice(message: Message, session: AsyncSession, pool: ArqRedis, user
         )
     if practice.streak_changed:
         await award_streak_milestones.enqueue(pool, user_id=user.id, day=today)
-    # The acknowledgement is a courtesy (the feedback follows): under Telegram's per-chat limit skip it
-    # rather than fail the update.
-    with contextlib.suppress(TelegramRetryAfter):
-        await message.answer(t(lang, "practice-ack"))
+    # The acknowledgement is a courtesy (the feedback follows): if Telegram refuses it, skip it rather
+    # than fail an update whose review is already queued.
+    if message.bot is not None:
+        with contextlib.suppress(TelegramAPIError):
+            await message.bot.send_chat_action(chat_id=message.chat.id, action=ChatAction.TYPING)
