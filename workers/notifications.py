@@ -1,4 +1,5 @@
-"""Notifications: streak reminders at each learner's local hour, daily-challenge nudges, the weekly report.
+"""Notifications: streak reminders at each learner's local hour, daily-challenge nudges and "done", the weekly
+report.
 
 Every message goes through the Sender, whose delivery ledger is unique per (kind, learner, business key):
 a reminder's key is its local date, so however often a reminder job runs (re-enqueued, retried, run by
@@ -25,6 +26,7 @@ from typing import Annotated, Any
 from arq.connections import ArqRedis
 from pydantic import Field
 
+from mluv.db.learners import learner_level
 from mluv.db.notifications import (
     count_written,
     due_reminders,
@@ -33,8 +35,8 @@ from mluv.db.notifications import (
     weekly_recipients,
 )
 from mluv.domain.progress import (
-    DAILY_CHALLENGE_MESSAGES,
-    DAILY_CHALLENGE_NUDGES,
+    challenge_event,
+    challenge_target,
     day_bounds,
     local_date,
     previous_week_start,
@@ -168,43 +170,45 @@ async def send_daily_challenge_notification(
     ctx: JobContext[Resources],
     user_id: int,
     day: dt.date,
-    count: Annotated[int, Field(ge=1, lt=DAILY_CHALLENGE_MESSAGES)],
+    count: Annotated[int, Field(ge=1)],
 ) -> dict[str, Any]:
-    """Nudge a learner who wrote their `count`-th message of `day` to finish the daily challenge.
+    """React to a learner's `count`-th message of `day`, as their level's challenge size says.
 
-    Enqueued by the practice handler at the 3rd and 4th message. Skipped when the challenge is already
-    done or a later message made this nudge stale (the later one's nudge speaks instead). Not gated on
-    reminders_enabled: it answers the learner's own practice a few seconds earlier, it reminds no one.
+    The practice handler enqueues it at every count in DAILY_CHALLENGE_NUDGES; the job decides
+    (`challenge_event`): a nudge at target-2 and target-1, "done 🎉" at the target, nothing otherwise.
+    A nudge is skipped when the challenge is already done or a later message made it stale (the later
+    one's job speaks instead); "done" is sent once a day (business key challenge:{day}:done) even if the
+    count is passed. Not gated on reminders_enabled: it answers the learner's own practice, it reminds no one.
     """
-    if count not in DAILY_CHALLENGE_NUDGES:
-        return {"skipped": "not a nudge count"}
     async with ctx.resources.session_factory() as session:
         learner = await recipient(session, user_id)
-        if learner is None or not learner.reachable:
+        level = await learner_level(session, user_id)
+        if learner is None or level is None or not learner.reachable:
             return {"skipped": "inactive"}
         start, end = day_bounds(day, learner.timezone)
         done = await count_written(session, user_id, start, end)
+    event = challenge_event(level, count)
+    if event is None:
+        return {"skipped": "not a nudge count"}
     if local_date(_now(), learner.timezone) != day:
         return {"skipped": "not the learner's day"}
-    if done >= DAILY_CHALLENGE_MESSAGES:
+    goal = challenge_target(level)
+    if event == "done":
+        text, key = (
+            t(learner.language, "challenge-completed", goal=goal),
+            f"challenge:{day.isoformat()}:done",
+        )
+    elif done >= goal:
         return {"skipped": "challenge completed"}
-    if done > count:
+    elif done > count:
         return {"skipped": "superseded"}
-    text = t(
-        learner.language,
-        "daily-challenge-nudge",
-        done=count,
-        goal=DAILY_CHALLENGE_MESSAGES,
-        left=DAILY_CHALLENGE_MESSAGES - count,
-    )
+    else:
+        text = t(learner.language, "daily-challenge-nudge", done=count, goal=goal, left=goal - count)
+        key = f"challenge:{day.isoformat()}:{count}"
     result = await ctx.resources.sender.send_message(
-        kind=CHALLENGE_KIND,
-        chat_id=user_id,
-        business_key=f"challenge:{day.isoformat()}:{count}",
-        text=text,
-        job_id=ctx.job_id,
+        kind=CHALLENGE_KIND, chat_id=user_id, business_key=key, text=text, job_id=ctx.job_id
     )
-    return {"delivery": result.status.value, "duplicate": result.duplicate}
+    return {"event": event, "delivery": result.status.value, "duplicate": result.duplicate}
 
 
 # --- weekly report -------------------------------------------------------------------------------------

@@ -36,8 +36,14 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mluv.db.models import Message, PlatformMetrics, WeeklyReport
-from mluv.domain.progress import DAILY_CHALLENGE_MESSAGES, DEFAULT_TIMEZONE, day_bounds, week_bounds
+from mluv.db.models import DailyStats, Message, PlatformMetrics, WeeklyReport
+from mluv.domain.progress import (
+    DAILY_CHALLENGE_MESSAGES,
+    DEFAULT_TIMEZONE,
+    PeriodFigures,
+    day_bounds,
+    week_bounds,
+)
 from mluv.domain.report_figures import MessageFigures, Mistake
 
 # Every timezone is within UTC-12 … UTC+14: the UTC instants of local date L lie in
@@ -187,6 +193,20 @@ async def upsert_daily_stats_for_user(
         challenge_completed=row.challenge_completed,
     )
     return DailyFiguresWritten(figures, written=bool(row.written))
+
+
+async def stored_days(session: AsyncSession, user_id: int, first: dt.date, last: dt.date) -> PeriodFigures:
+    """The daily_stats of `first` … `last` summed; a day's words all count as reviewed if any was."""
+    avg, words = DailyStats.correctness_avg, DailyStats.words_count
+    figures = (
+        func.sum(DailyStats.messages_count),
+        func.sum(words),
+        func.round(func.sum(avg * words)),
+        func.sum(words).filter(avg.is_not(None)),
+    )
+    where = (DailyStats.user_id == user_id, DailyStats.date.between(first, last))
+    row = (await session.execute(select(*(func.coalesce(f, 0) for f in figures)).where(*where))).one()
+    return PeriodFigures(*(int(value) for value in row))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mluv.db.models import Message, Streak, User
-from mluv.domain.progress import StreakState, advance_streak, day_bounds, local_date
+from mluv.domain.progress import PeriodFigures, StreakState, advance_streak, day_bounds, local_date
 
 # The unique constraint that makes a redelivered message a no-op (migration 0003).
 MESSAGE_DELIVERED_ONCE = "uq_messages_user_id_telegram_message_id_sent_at"
@@ -164,3 +164,32 @@ async def streak_state(session: AsyncSession, user_id: int) -> StreakState:
     if streak is None:
         return StreakState(0, 0, None)
     return StreakState(streak.current, streak.longest, streak.last_active_date)
+
+
+async def figures_for_day(session: AsyncSession, user: User, day: dt.date) -> PeriodFigures:
+    """The learner's local `day` live from messages, with correctness (as daily_stats computes it)."""
+    start, end = day_bounds(day, user.timezone)
+    reviewed = Message.correctness.is_not(None)
+    row = (
+        await session.execute(
+            select(
+                func.count(Message.id),
+                func.coalesce(func.sum(Message.word_count), 0),
+                func.coalesce(func.sum(Message.word_count * Message.correctness).filter(reviewed), 0),
+                func.coalesce(func.sum(Message.word_count).filter(reviewed), 0),
+            ).where(Message.user_id == user.id, Message.created_at >= start, Message.created_at < end)
+        )
+    ).one()
+    return PeriodFigures(*(int(value) for value in row))
+
+
+async def awarded_milestones(session: AsyncSession, user_id: int) -> tuple[int, ...]:
+    """The streak milestones already rewarded to the learner (each pays once in a lifetime)."""
+    awarded = await session.scalar(select(Streak.milestones_awarded).where(Streak.user_id == user_id))
+    return tuple(awarded or ())
+
+
+async def learner_level(session: AsyncSession, user_id: int) -> str | None:
+    """The learner's level (users.level), None for an unknown learner."""
+    level: str | None = await session.scalar(select(User.level).where(User.id == user_id))
+    return level

@@ -9,18 +9,30 @@ weekly report covers).
 Σ word_count over the reviewed messages, rounded half up (`weighted_correctness`); None when nothing with
 words was reviewed. Weighting by words means an empty text (0 words, scored 100) and a one-word "Ahoj"
 count for what they are. daily_stats.correctness_avg is the same ratio, unrounded (mluv.db.analytics).
+
+**The daily challenge** is a number of messages a day that follows the level (`challenge_target`:
+beginner 3, intermediate 5, advanced 7); `challenge_event` says what a day's n-th message earns (a nudge
+with 2 or 1 left, "done" at the target). `next_reward` is the next streak milestone still to be paid.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-# Messages a day that complete the daily challenge; the nudge goes out at the 3rd and 4th.
+from mluv.domain.gamification import STREAK_MILESTONES, stars_for
+
+# Messages a day that complete the daily challenge, by level (users.level): a beginner writes less.
+CHALLENGE_BY_LEVEL: Final = {"beginner": 3, "intermediate": 5, "advanced": 7}
+# The default level's size, for figures that do not know the learner's level (daily_stats, the report).
 DAILY_CHALLENGE_MESSAGES = 5
-DAILY_CHALLENGE_NUDGES = (3, 4)
+# The practice handler enqueues the challenge job at each of these counts; the job decides from the level
+# (nudge at target-2 and target-1, "done" at target), so every level's counts are covered.
+FIRST_NUDGE = 2
+DAILY_CHALLENGE_NUDGES = tuple(range(FIRST_NUDGE, max(CHALLENGE_BY_LEVEL.values()) + 1))
 WEEK_DAYS: Final = 7
 DEFAULT_TIMEZONE = "Europe/Prague"
 # Offered on the settings keyboard: where learners of Czech from Russia and Ukraine mostly live.
@@ -101,6 +113,33 @@ def weighted_correctness(points: int, reviewed_words: int) -> int | None:
     return (2 * points + reviewed_words) // (2 * reviewed_words)
 
 
+@dataclass(frozen=True)
+class PeriodFigures:
+    """A learner's totals over some days; `points` and `reviewed_words` as in `weighted_correctness`."""
+
+    messages: int = 0
+    words: int = 0
+    points: int = 0
+    reviewed_words: int = 0
+
+    def __add__(self, other: PeriodFigures) -> PeriodFigures:
+        return PeriodFigures(
+            self.messages + other.messages,
+            self.words + other.words,
+            self.points + other.points,
+            self.reviewed_words + other.reviewed_words,
+        )
+
+    @property
+    def correctness(self) -> int | None:
+        return weighted_correctness(self.points, self.reviewed_words)
+
+
+def last_days(today: dt.date, days: int = WEEK_DAYS) -> tuple[dt.date, dt.date]:
+    """The first and last of the `days` days that have ended before `today` when today is counted too."""
+    return today - dt.timedelta(days=days - 1), today - dt.timedelta(days=1)
+
+
 # --- streaks and the daily challenge --------------------------------------------------------------------
 
 
@@ -126,6 +165,30 @@ def streak_as_of(state: StreakState, today: dt.date) -> int:
     if last is None or last < today - dt.timedelta(days=1):
         return 0
     return state.current
+
+
+def challenge_target(level: str) -> int:
+    """Messages a day that complete the daily challenge at `level`; an unknown level gets the default."""
+    return CHALLENGE_BY_LEVEL.get(level, DAILY_CHALLENGE_MESSAGES)
+
+
+def challenge_event(level: str, count: int) -> str | None:
+    """What the `count`-th message of a day earns at `level`: "done" at the target, "nudge" with 2 or 1
+    left (never after the first message: its feedback is enough), else None."""
+    target = challenge_target(level)
+    if count == target:
+        return "done"
+    return "nudge" if max(FIRST_NUDGE, target - 2) <= count < target else None
+
+
+def next_reward(current_streak: int, awarded: Iterable[int]) -> tuple[int, int] | None:
+    """(days, stars) of the next milestone the streak can still earn, or None when none is left.
+
+    A milestone pays once in a lifetime (mluv.domain.gamification), so one already awarded is skipped.
+    """
+    done = set(awarded)
+    days = next((d for d in STREAK_MILESTONES if d > current_streak and d not in done), None)
+    return None if days is None else (days, stars_for(days))
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """A learner's week (pure): the week before today's, the reported week of the Monday cron, its UTC bounds
-and the window that holds it in every timezone; the correctness of several messages."""
+and the window that holds it in every timezone; the correctness of several messages; the daily challenge
+by level, a period's figures and the next streak milestone still to be paid."""
 
 from __future__ import annotations
 
@@ -8,6 +9,12 @@ import datetime as dt
 import pytest
 
 from mluv.domain.progress import (
+    DAILY_CHALLENGE_NUDGES,
+    PeriodFigures,
+    challenge_event,
+    challenge_target,
+    last_days,
+    next_reward,
     previous_week_start,
     week_bounds,
     week_is_over,
@@ -73,3 +80,52 @@ def test_the_week_window_holds_the_local_week_in_every_timezone(timezone: str) -
 )
 def test_weighted_correctness_rounds_half_up(points: int, words: int, expected: int | None) -> None:
     assert weighted_correctness(points, words) == expected
+
+
+# --- the daily challenge, the week's figures, the next milestone ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("level", "target"), [("beginner", 3), ("intermediate", 5), ("advanced", 7), ("unknown", 5)]
+)
+def test_the_challenge_size_follows_the_level(level: str, target: int) -> None:
+    assert challenge_target(level) == target
+
+
+@pytest.mark.parametrize(
+    ("level", "events"),
+    [
+        ("beginner", {2: "nudge", 3: "done"}),
+        ("intermediate", {3: "nudge", 4: "nudge", 5: "done"}),
+        ("advanced", {5: "nudge", 6: "nudge", 7: "done"}),
+    ],
+)
+def test_challenge_events_by_level(level: str, events: dict[int, str]) -> None:
+    assert {n: challenge_event(level, n) for n in range(1, 10) if challenge_event(level, n)} == events
+    # the practice handler enqueues the job at every count that can earn something
+    assert set(events) <= set(DAILY_CHALLENGE_NUDGES)
+
+
+def test_period_figures_add_up_and_weigh_correctness_by_words() -> None:
+    week = PeriodFigures(3, 30, 2700, 30) + PeriodFigures(1, 10, 500, 10) + PeriodFigures(2, 4, 0, 0)
+    assert week == PeriodFigures(6, 44, 3200, 40)
+    assert week.correctness == 80
+    assert PeriodFigures(2, 4).correctness is None
+
+
+def test_the_last_seven_days_end_yesterday() -> None:
+    assert last_days(dt.date(2026, 12, 2)) == (dt.date(2026, 11, 26), dt.date(2026, 12, 1))
+
+
+@pytest.mark.parametrize(
+    ("streak", "awarded", "expected"),
+    [
+        (0, (), (3, 5)),
+        (4, (3,), (7, 10)),
+        (2, (3, 7), (14, 20)),  # a milestone pays once in a lifetime: one already paid is skipped
+        (99, (3, 7, 14, 30), (100, 200)),
+        (120, (3, 7, 14, 30, 100), None),
+    ],
+)
+def test_the_next_reward(streak: int, awarded: tuple[int, ...], expected: tuple[int, int] | None) -> None:
+    assert next_reward(streak, awarded) == expected

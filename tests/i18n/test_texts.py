@@ -23,7 +23,6 @@ REQUIRED_KEYS = {
     "level-intermediate",
     "level-advanced",
     "start-done",
-    "practice-ack",
     "feedback-empty",
     "feedback-perfect",
     "feedback-header",

@@ -1,22 +1,26 @@
 """Notifications against real PostgreSQL and Redis and the Bot API sandbox: streak reminders (once per
 local day however often their job runs; skipped when practised, off, blocked), the hourly cron at each
-learner's local hour, daily-challenge nudges at the 3rd and 4th message, the Monday weekly report."""
+learner's local hour, the daily challenge by level (nudges with 2 and 1 messages left, "done 🎉" at the
+target, once each), the Monday weekly report."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from arq import Retry
 from arq.jobs import Job
+from sqlalchemy import update
 
-from mluv.db.models import DeliveryStatus
+from mluv.db.models import DeliveryStatus, User
 from mluv.domain.progress import day_bounds, local_date, zone
 from mluv.i18n import t
 from mluv.jobs import InvalidJobArguments, Queue, registry
@@ -61,7 +65,7 @@ def test_jobs_are_declared_with_queue_tries_and_ids() -> None:
     assert send_daily_challenge_notification.job_id_for(values) == "challenge:2026-11-21:42:3"
     assert send_daily_challenge_notification.queue is Queue.FAST
     with pytest.raises(InvalidJobArguments):
-        send_daily_challenge_notification.validate(user_id=42, day=day, count=5)
+        send_daily_challenge_notification.validate(user_id=42, day=day, count=0)
     with pytest.raises(InvalidJobArguments):
         send_streak_reminder.validate(user_id="42", day=day)
 
@@ -296,9 +300,16 @@ async def test_the_hourly_cron_run_often_still_reminds_each_learner_once(harness
 # --- the daily challenge -----------------------------------------------------------------------------
 
 
-async def test_challenge_nudge_is_sent_once_with_the_count(harness: Harness) -> None:
+async def set_level(harness: Harness, user_id: int, level: str) -> None:
+    async with harness.resources.session_factory.begin() as session:
+        await session.execute(update(User).where(User.id == user_id).values(level=level))
+
+
+@pytest.mark.parametrize("language", ["ru", "uk"])
+async def test_challenge_nudge_is_sent_once_with_the_count(harness: Harness, language: str) -> None:
     day = today_in(PRAGUE)
-    await harness.add_learner(LEARNER, language="uk")
+    await harness.add_learner(LEARNER, language=language)
+    await set_level(harness, LEARNER, "intermediate")
     await harness.add_messages(LEARNER, day_bounds(day, PRAGUE)[0] + dt.timedelta(seconds=1), count=3)
 
     results = await asyncio.gather(
@@ -306,20 +317,54 @@ async def test_challenge_nudge_is_sent_once_with_the_count(harness: Harness) -> 
     )
 
     assert sorted(result["duplicate"] for result in results) == [False, True, True]
-    assert await harness.texts(LEARNER) == [t("uk", "daily-challenge-nudge", done=3, goal=5, left=2)]
+    assert await harness.texts(LEARNER) == [t(language, "daily-challenge-nudge", done=3, goal=5, left=2)]
     (row,) = await harness.deliveries(LEARNER, "challenge")
     assert row.business_key == f"challenge:{day}:3"
 
 
+@pytest.mark.parametrize("language", ["ru", "uk"])
+@pytest.mark.parametrize(("level", "goal"), [("beginner", 3), ("intermediate", 5), ("advanced", 7)])
+async def test_the_done_message_follows_the_level_and_is_sent_once(
+    harness: Harness, language: str, level: str, goal: int
+) -> None:
+    day = today_in(PRAGUE)
+    await harness.add_learner(LEARNER, language=language)
+    await set_level(harness, LEARNER, level)
+    # One more message than the target: "done" is still sent for the target's count.
+    await harness.add_messages(LEARNER, day_bounds(day, PRAGUE)[0] + dt.timedelta(seconds=1), count=goal + 1)
+
+    results = await asyncio.gather(
+        *(
+            harness.run(send_daily_challenge_notification, user_id=LEARNER, day=day, count=goal)
+            for _ in range(3)
+        )
+    )
+    after = await harness.run(send_daily_challenge_notification, user_id=LEARNER, day=day, count=goal + 1)
+
+    assert sorted(result["duplicate"] for result in results) == [False, True, True]
+    assert after == {"skipped": "not a nudge count"}
+    assert await harness.texts(LEARNER) == [t(language, "challenge-completed", goal=goal)]
+    (row,) = await harness.deliveries(LEARNER, "challenge")
+    assert row.business_key == f"challenge:{day}:done"
+
+
 @pytest.mark.parametrize(
-    ("written", "count", "reason"),
-    [(4, 3, "superseded"), (5, 4, "challenge completed"), (7, 4, "challenge completed")],
+    ("level", "written", "count", "reason"),
+    [
+        ("intermediate", 4, 3, "superseded"),
+        ("intermediate", 5, 4, "challenge completed"),
+        ("intermediate", 7, 4, "challenge completed"),
+        ("intermediate", 2, 2, "not a nudge count"),
+        ("beginner", 4, 4, "not a nudge count"),
+        ("advanced", 4, 4, "not a nudge count"),
+    ],
 )
-async def test_a_stale_challenge_nudge_is_skipped(
-    harness: Harness, written: int, count: int, reason: str
+async def test_a_stale_or_useless_challenge_message_is_skipped(
+    harness: Harness, level: str, written: int, count: int, reason: str
 ) -> None:
     day = today_in(PRAGUE)
     await harness.add_learner(LEARNER)
+    await set_level(harness, LEARNER, level)
     await harness.add_messages(LEARNER, day_bounds(day, PRAGUE)[0] + dt.timedelta(seconds=1), count=written)
 
     result = await harness.run(send_daily_challenge_notification, user_id=LEARNER, day=day, count=count)
@@ -328,31 +373,35 @@ async def test_a_stale_challenge_nudge_is_skipped(
     assert await harness.texts(LEARNER) == []
 
 
-async def test_the_handler_nudges_at_the_third_and_fourth_message_only(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("language", ["ru", "uk"])
+async def test_the_handler_nudges_then_says_done_at_the_beginner_target(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, language: Literal["ru", "uk"]
 ) -> None:
     monkeypatch.setattr(send_daily_challenge_notification, "defer_by", dt.timedelta(seconds=0.2))
     monkeypatch.setattr("mluv.bot.dispatcher.FLOOD_LIMIT", 100)
-    await harness.sandbox.create_user(LEARNER, "Olga", language_code="ru")
-    nudges = [t("ru", "daily-challenge-nudge", done=n, goal=5, left=5 - n) for n in (3, 4)]
+    await harness.sandbox.create_user(LEARNER, "Olga", language_code=language)
+    # A new learner is a beginner: 3 messages; a nudge after the 2nd, "done" after the 3rd, then nothing.
+    challenge = [
+        t(language, "daily-challenge-nudge", done=2, goal=3, left=1),
+        t(language, "challenge-completed", goal=3),
+    ]
+
+    day = today_in(PRAGUE)
+
+    async def finished(count: int) -> set[str]:
+        return await harness.job_ids(f"challenge:{day}:{LEARNER}:{count}", finished=True)
 
     async with bot_with_workers(harness):
-        expected = 0
-        for number in range(1, 7):
+        for number in range(1, 5):
             await harness.sandbox.send_text(LEARNER, f"Dnes píšu zprávu číslo {number}.")
-            # ack + feedback, and the nudge after the 3rd and 4th message
-            expected += 3 if number in (3, 4) else 2
-            await harness.sandbox.messages(LEARNER, wait_for=expected, within=15)
-        await asyncio.sleep(1.0)
+            if number >= 2:  # the practice handler enqueues the challenge job from the 2nd message on
+                await eventually(functools.partial(finished, number), within=15, what=f"job {number}")
         texts = await harness.texts(LEARNER)
 
-    assert len(texts) == expected == 14
-    assert [text for text in texts if "🎯" in text] == nudges
-    day = today_in(PRAGUE)
-    assert await harness.job_ids("challenge:", finished=True) == {
-        f"challenge:{day}:{LEARNER}:3",
-        f"challenge:{day}:{LEARNER}:4",
-    }
+    assert [text for text in texts if text in challenge] == challenge
+    # the 4th message's job ran and said nothing
+    assert len(await harness.deliveries(LEARNER, "challenge")) == len(challenge)
+    assert (await harness.user(LEARNER)).level == "beginner"
 
 
 # --- the weekly report -------------------------------------------------------------------------------

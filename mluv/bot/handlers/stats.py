@@ -1,4 +1,5 @@
-"""/stats and /report: today's progress, the streak, the daily challenge; the weekly report on demand."""
+"""/stats and /report: today, the last 7 days, the streak, the daily challenge, stars and the next milestone;
+the weekly report on demand."""
 
 from __future__ import annotations
 
@@ -11,9 +12,18 @@ from arq.connections import ArqRedis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mluv.db.learners import streak_state, totals_for_day
+from mluv.db.analytics import stored_days
+from mluv.db.learners import awarded_milestones, figures_for_day, streak_state
 from mluv.db.models import Delivery, DeliveryStatus, User
-from mluv.domain.progress import ChallengeProgress, local_date, previous_week_start, streak_as_of
+from mluv.domain.progress import (
+    ChallengeProgress,
+    challenge_target,
+    last_days,
+    local_date,
+    next_reward,
+    previous_week_start,
+    streak_as_of,
+)
 from mluv.domain.reports import week_label
 from mluv.i18n import t
 from workers.analytics import REPORT_KIND, generate_weekly_report
@@ -23,23 +33,38 @@ router = Router(name="stats")
 
 @router.message(Command("stats"))
 async def stats(message: Message, session: AsyncSession, user: User, lang: str) -> None:
+    """Today (live), the last 7 days (ended days from daily_stats, today live), the streak, the daily
+    challenge (one line: progress, or done), stars and the next milestone the streak can still earn."""
     today = local_date(dt.datetime.now(dt.UTC), user.timezone)
-    messages, words = await totals_for_day(session, user, today)
+    live = await figures_for_day(session, user, today)
+    week = await stored_days(session, user.id, *last_days(today)) + live
     streak = await streak_state(session, user.id)
-    challenge = ChallengeProgress(done=messages)
-    text = t(
-        lang,
-        "stats",
-        messages=messages,
-        words=words,
-        streak=streak_as_of(streak, today),
-        longest=streak.longest,
-        done=min(challenge.done, challenge.target),
-        goal=challenge.target,
-    )
-    if challenge.completed:
-        text += "\n" + t(lang, "challenge-completed", goal=challenge.target)
-    await message.answer(text)
+    current = streak_as_of(streak, today)
+    challenge = ChallengeProgress(done=live.messages, target=challenge_target(user.level))
+    today_line = dict(messages=live.messages, words=live.words, streak=current, longest=streak.longest)
+    lines = [
+        # One challenge line: "stats" ends with the progress, "stats-completed" with "done" instead.
+        t(lang, "stats-completed", **today_line, goal=challenge.target)
+        if challenge.completed
+        else t(lang, "stats", **today_line, done=challenge.done, goal=challenge.target),
+        t(lang, "stats-week", messages=week.messages, words=week.words)
+        if week.correctness is None
+        else t(
+            lang,
+            "stats-week-correctness",
+            messages=week.messages,
+            words=week.words,
+            correctness=week.correctness,
+        ),
+        t(lang, "stats-stars", stars=user.stars),
+    ]
+    reward = next_reward(current, await awarded_milestones(session, user.id))
+    if reward is None:
+        lines.append(t(lang, "stats-milestones-done"))
+    else:
+        days, stars = reward
+        lines.append(t(lang, "stats-next-milestone", left=days - current, days=days, stars=stars))
+    await message.answer("\n".join(lines))
 
 
 async def sent_report_message_id(session: AsyncSession, user: User, week: dt.date) -> int | None:

@@ -71,7 +71,6 @@ tz-america-new-york = Нью-Йорк
 
 ## Practice and feedback
 
-practice-ack = 👀 Получил! Проверяю текст…
 feedback-empty = Не нашёл в сообщении ни одного слова 🤔 Напиши пару предложений по-чешски, например: «Dnes je krásný den.»
 feedback-perfect = 🎉 Отлично! { $words } { $words ->
         [one] слово
@@ -198,11 +197,64 @@ stats =
         [few] сообщения
        *[many] сообщений
     }
-challenge-completed = 🎯 Задание дня выполнено: { $goal } { $goal ->
+challenge-completed = 🎉 Задание дня выполнено: { $goal } { $goal ->
         [one] сообщение
         [few] сообщения
        *[many] сообщений
     } за сегодня! Завтра будет новое.
+stats-completed =
+    📊 Сегодня: { $messages } { $messages ->
+        [one] сообщение
+        [few] сообщения
+       *[many] сообщений
+    }, { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слов
+    }
+    🔥 Серия: { $streak } { $streak ->
+        [one] день
+        [few] дня
+       *[many] дней
+    } подряд, рекорд: { $longest } { $longest ->
+        [one] день
+        [few] дня
+       *[many] дней
+    }
+    🎯 Задание дня выполнено: { $goal } { $goal ->
+        [one] сообщение
+        [few] сообщения
+       *[many] сообщений
+    } за сегодня!
+stats-week = 📅 За 7 дней: { $messages } { $messages ->
+        [one] сообщение
+        [few] сообщения
+       *[many] сообщений
+    }, { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слов
+    }
+stats-week-correctness = 📅 За 7 дней: { $messages } { $messages ->
+        [one] сообщение
+        [few] сообщения
+       *[many] сообщений
+    }, { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слов
+    }, правильность { $correctness }%
+stats-stars = ⭐ Звёзды: { $stars }
+stats-next-milestone = 🏁 Ещё { $left } { $left ->
+        [one] день
+        [few] дня
+       *[many] дней
+    } до серии в { $days } { $days ->
+        [one] день
+        [few] дня
+       *[many] дней
+    }: +{ $stars } ★
+stats-milestones-done = 🏁 Все награды за серии уже получены!
 report-queued = 📈 Готовлю отчёт за неделю, пришлю через минуту.
 
 ## /settings

@@ -71,7 +71,6 @@ tz-america-new-york = Нью-Йорк
 
 ## Practice and feedback
 
-practice-ack = 👀 Отримав! Перевіряю текст…
 feedback-empty = Не знайшов у повідомленні жодного слова 🤔 Напиши кілька речень чеською, наприклад: «Dnes je krásný den.»
 feedback-perfect = 🎉 Чудово! { $words } { $words ->
         [one] слово
@@ -198,11 +197,64 @@ stats =
         [few] повідомлення
        *[many] повідомлень
     }
-challenge-completed = 🎯 Завдання дня виконано: { $goal } { $goal ->
+challenge-completed = 🎉 Завдання дня виконано: { $goal } { $goal ->
         [one] повідомлення
         [few] повідомлення
        *[many] повідомлень
     } за сьогодні! Завтра буде нове.
+stats-completed =
+    📊 Сьогодні: { $messages } { $messages ->
+        [one] повідомлення
+        [few] повідомлення
+       *[many] повідомлень
+    }, { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слів
+    }
+    🔥 Серія: { $streak } { $streak ->
+        [one] день
+        [few] дні
+       *[many] днів
+    } поспіль, рекорд: { $longest } { $longest ->
+        [one] день
+        [few] дні
+       *[many] днів
+    }
+    🎯 Завдання дня виконано: { $goal } { $goal ->
+        [one] повідомлення
+        [few] повідомлення
+       *[many] повідомлень
+    } за сьогодні!
+stats-week = 📅 За 7 днів: { $messages } { $messages ->
+        [one] повідомлення
+        [few] повідомлення
+       *[many] повідомлень
+    }, { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слів
+    }
+stats-week-correctness = 📅 За 7 днів: { $messages } { $messages ->
+        [one] повідомлення
+        [few] повідомлення
+       *[many] повідомлень
+    }, { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слів
+    }, правильність { $correctness }%
+stats-stars = ⭐ Зірки: { $stars }
+stats-next-milestone = 🏁 Ще { $left } { $left ->
+        [one] день
+        [few] дні
+       *[many] днів
+    } до серії в { $days } { $days ->
+        [one] день
+        [few] дні
+       *[many] днів
+    }: +{ $stars } ★
+stats-milestones-done = 🏁 Усі нагороди за серії вже отримано!
 report-queued = 📈 Готую звіт за тиждень, надішлю за хвилину.
 
 ## /settings
