@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mluv.bot.keyboards import (
     LanguageChoice,
@@ -52,7 +53,8 @@ async def _show(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | 
         await query.message.edit_text(text, reply_markup=markup)
 
 
-async def _back_to_menu(query: CallbackQuery, user: User, confirmation: str) -> None:
+async def _back_to_menu(query: CallbackQuery, user: User, session: AsyncSession, confirmation: str) -> None:
+    await session.commit()  # stored before it is confirmed, so the confirmation is never untrue
     await query.answer(confirmation)
     if isinstance(query.message, Message):
         await query.message.edit_text(
@@ -75,44 +77,52 @@ async def open_submenu(query: CallbackQuery, callback_data: SettingsAction, user
 
 
 @router.callback_query(SettingsAction.filter(F.action == "reminders"))
-async def toggle_reminders(query: CallbackQuery, callback_data: SettingsAction, user: User) -> None:
+async def toggle_reminders(
+    query: CallbackQuery, callback_data: SettingsAction, user: User, session: AsyncSession
+) -> None:
     user.reminders_enabled = callback_data.value == "on"
-    await _back_to_menu(query, user, t(user.language, f"settings-reminders-{callback_data.value}"))
+    await _back_to_menu(query, user, session, t(user.language, f"settings-reminders-{callback_data.value}"))
 
 
 @router.callback_query(SettingsAction.filter(F.action == "hour"))
-async def set_hour(query: CallbackQuery, callback_data: SettingsAction, user: User) -> None:
+async def set_hour(
+    query: CallbackQuery, callback_data: SettingsAction, user: User, session: AsyncSession
+) -> None:
     hour = int(callback_data.value) if callback_data.value.isdigit() else -1
     if not 0 <= hour <= 23:
         await query.answer(t(user.language, "settings-hour-invalid"))
         return
     user.reminder_hour = hour
-    await _back_to_menu(query, user, t(user.language, "settings-hour-set", hour=hour))
+    await _back_to_menu(query, user, session, t(user.language, "settings-hour-set", hour=hour))
 
 
 @router.callback_query(SettingsAction.filter(F.action == "tz"))
-async def set_timezone(query: CallbackQuery, callback_data: SettingsAction, user: User) -> None:
+async def set_timezone(
+    query: CallbackQuery, callback_data: SettingsAction, user: User, session: AsyncSession
+) -> None:
     index = int(callback_data.value) if callback_data.value.isdigit() else -1
     if not 0 <= index < len(COMMON_TIMEZONES):
         await query.answer(t(user.language, "settings-timezone-invalid", timezone=callback_data.value))
         return
     user.timezone = COMMON_TIMEZONES[index]
     name = timezone_name(user.language, user.timezone)
-    await _back_to_menu(query, user, t(user.language, "settings-timezone-set", timezone=name))
+    await _back_to_menu(query, user, session, t(user.language, "settings-timezone-set", timezone=name))
 
 
 @router.callback_query(SettingsAction.filter(F.action == "lang"))
-async def set_language(query: CallbackQuery, callback_data: SettingsAction, user: User) -> None:
+async def set_language(
+    query: CallbackQuery, callback_data: SettingsAction, user: User, session: AsyncSession
+) -> None:
     if callback_data.value not in SUPPORTED_LANGUAGES:
         await query.answer(t(user.language, "error-generic"))
         return
     user.language = callback_data.value
-    await _back_to_menu(query, user, t(user.language, "settings-language-set"))
+    await _back_to_menu(query, user, session, t(user.language, "settings-language-set"))
 
 
 @router.callback_query(LanguageChoice.filter(~F.onboarding))
 async def set_language_outside_onboarding(
-    query: CallbackQuery, callback_data: LanguageChoice, user: User
+    query: CallbackQuery, callback_data: LanguageChoice, user: User, session: AsyncSession
 ) -> None:
     user.language = callback_data.language
-    await _back_to_menu(query, user, t(user.language, "settings-language-set"))
+    await _back_to_menu(query, user, session, t(user.language, "settings-language-set"))

@@ -71,8 +71,11 @@ async def choose_language(query: CallbackQuery, callback_data: LanguageChoice, u
 
 
 @router.callback_query(LevelChoice.filter())
-async def choose_level(query: CallbackQuery, callback_data: LevelChoice, user: User) -> None:
+async def choose_level(
+    query: CallbackQuery, callback_data: LevelChoice, user: User, session: AsyncSession
+) -> None:
     user.level = callback_data.level
+    await session.commit()  # stored before it is confirmed, so the confirmation is never untrue
     await query.answer()
     if isinstance(query.message, Message):
         # The welcome stays; only its buttons go. The confirmation is the one message this press sends.
