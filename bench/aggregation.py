@@ -15,7 +15,8 @@ Measured:
 1. set-based: the cron's statement (`upsert_daily_stats_all`) writing every learner's row, then the same
    run again (an idempotent re-run: nothing changes, nothing is written);
 2. per-learner fan-out on a random sample of learners (their rows deleted first, so each job writes as on
-   the first run), through the actual job `calculate_daily_statistics`:
+   the first run), as a job per learner (`per_learner_job` below: the learner's row through
+   `upsert_daily_stats_for_user`, what a job per learner would run; the project has no such job):
    a. its worker entry point called one after another (the job's own cost);
    b. the same, 20 at a time (the engine's pool: 10 connections + 10 overflow);
    c. through arq: the framework's enqueue of every job, then an in-process arq worker (max_jobs 50,
@@ -48,14 +49,15 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from arq.worker import Worker
+from arq.worker import func as arq_func
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from bench.common import bench_redis_url, write_result
-from mluv.db.analytics import set_based_days, upsert_daily_stats_all
+from mluv.db.analytics import set_based_days, upsert_daily_stats_all, upsert_daily_stats_for_user
 from mluv.db.migrate import upgrade
-from mluv.db.models import DailyStats
+from mluv.db.models import DailyStats, User
 from mluv.db.session import create_session_factory
 from mluv.jobs import Queue
 from mluv.jobs.connections import redis_settings
@@ -64,7 +66,6 @@ from mluv.jobs.serializer import deserialize, serialize
 from mluv.logs import configure_logging
 from mluv.resources import Resources
 from mluv.settings import load_settings, normalise_database_url
-from workers.analytics import calculate_daily_statistics
 
 TICK = dt.datetime(2024, 11, 15, 0, 5, tzinfo=dt.UTC)
 DAY = TICK.date() - dt.timedelta(days=2)
@@ -212,9 +213,21 @@ def worker_ctx(resources: Resources, user_id: int) -> dict[str, Any]:
     }
 
 
+PER_LEARNER_JOB = "per_learner_daily_stats"
+
+
+async def per_learner_job(ctx: dict[str, Any], user_id: int, day: str) -> None:
+    """One learner's day as a job of its own: the fan-out the set-based cron replaces."""
+    resources: Resources = ctx[CTX_RESOURCES]
+    async with resources.session_factory.begin() as session:
+        user = await session.get(User, user_id)
+        assert user is not None
+        await upsert_daily_stats_for_user(session, user_id, dt.date.fromisoformat(day), user.timezone)
+
+
 async def per_learner_sequential(resources: Resources, ids: list[int]) -> None:
     for user_id in ids:
-        await calculate_daily_statistics.run(worker_ctx(resources, user_id), user_id=user_id, day=DAY)
+        await per_learner_job(worker_ctx(resources, user_id), user_id, DAY.isoformat())
 
 
 async def per_learner_concurrent(resources: Resources, ids: list[int]) -> None:
@@ -222,19 +235,27 @@ async def per_learner_concurrent(resources: Resources, ids: list[int]) -> None:
 
     async def one(user_id: int) -> None:
         async with gate:
-            await calculate_daily_statistics.run(worker_ctx(resources, user_id), user_id=user_id, day=DAY)
+            await per_learner_job(worker_ctx(resources, user_id), user_id, DAY.isoformat())
 
     await asyncio.gather(*(one(user_id) for user_id in ids))
 
 
 async def enqueue_all(resources: Resources, ids: list[int]) -> None:
     for user_id in ids:
-        await calculate_daily_statistics.enqueue(resources.pool, user_id=user_id, day=DAY)
+        await resources.pool.enqueue_job(
+            PER_LEARNER_JOB,
+            user_id,
+            DAY.isoformat(),
+            _job_id=f"stats:{DAY}:{user_id}",
+            _queue_name=Queue.FAST.value,
+        )
 
 
 async def drain(resources: Resources, redis_url: str) -> None:
     worker = Worker(
-        functions=[calculate_daily_statistics.arq_function(float(resources.settings.fast_job_timeout))],
+        functions=[
+            arq_func(per_learner_job, name=PER_LEARNER_JOB, timeout=resources.settings.fast_job_timeout)
+        ],
         queue_name=Queue.FAST.value,
         redis_settings=redis_settings(redis_url),
         ctx={CTX_RESOURCES: resources},

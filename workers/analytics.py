@@ -2,22 +2,14 @@
 
 | job | queue | trigger | tries | idempotency |
 |---|---|---|---|---|
-| calculate_daily_statistics(user_id, day) | fast | after activity | 3 | id `stats:{day}:{user_id}` |
 | calculate_all_users_daily_stats | long | cron 00:05 UTC, catch-up | 3 | cron_runs key: the UTC date |
 | aggregate_platform_metrics | long | cron :00 and :30 UTC | 3 | cron_runs key: the tick; ≤ 10/min |
 | generate_weekly_report(user_id, week_start=None) | fast | /report | 3 | id `report:{user_id}:{week_start}` |
 
 **Daily statistics** (definitions: `mluv.db.analytics`). A learner's day is their local calendar day.
 
-- `calculate_daily_statistics` recomputes one learner's day, e.g. today's running totals after activity.
-  *Cached* means: arq keeps the job's result (the day's figures) in Redis for `DAILY_STATS_KEEP_RESULT`
-  (10 min) under its deterministic id; while it is kept, enqueueing the same (learner, day) again returns
-  None instead of computing again, and anyone can read the figures with `cached_daily_statistics`. So
-  a burst of activity costs one computation per 10 minutes at most; a trigger dropped in that window is
-  not replayed, so today's row reflects activity up to its last computation (enqueue with
-  `options(defer_by=60)` to compute after a burst rather than at its start). The row in daily_stats is
-  the durable copy, and the nightly run below makes every finished day exact.
-- `calculate_all_users_daily_stats` is one set-based statement for every learner (no job per learner).
+- `calculate_all_users_daily_stats` is one set-based statement for every learner (no job per learner;
+  /stats reads the rows for ended days and computes today live, so no per-learner job is needed).
   The run at tick T (00:05 UTC on date D) covers the local dates D-2 and D-1 of every learner, each only
   if it is already over at T in the learner's timezone. East of UTC (Europe, Asia) D-1 is over at 00:05
   UTC and is computed the same night; west of UTC (the Americas) D-1 is still running, so it is computed
@@ -54,8 +46,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from arq.connections import ArqRedis
-from arq.jobs import Job
 from pydantic import AfterValidator, BaseModel
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,7 +56,6 @@ from mluv.db.analytics import (
     load_weekly_report,
     store_weekly_report,
     upsert_daily_stats_all,
-    upsert_daily_stats_for_user,
     week_messages,
     week_mistakes,
     week_words,
@@ -79,14 +68,12 @@ from mluv.domain.reports import build_weekly_report, render_caption, week_label,
 from mluv.i18n import t
 from mluv.jobs import CronRun, JobContext, Queue, cron, every, job
 from mluv.jobs.retry import BATCH_RETRY, MAINTENANCE_RETRY
-from mluv.jobs.serializer import deserialize
 from mluv.logs import get_logger
 from mluv.resources import Resources
 
 log = get_logger(__name__)
 
 
-DAILY_STATS_KEEP_RESULT = 600
 PLATFORM_METRICS_LIMIT = 10
 PLATFORM_METRICS_WINDOW = 60
 REPORT_KIND = "weekly_report"
@@ -94,37 +81,6 @@ REPORT_REPEAT_KIND = "weekly_report_repeat"
 
 
 # --- daily statistics -----------------------------------------------------------------------------------
-
-
-def daily_statistics_job_id(user_id: int, day: dt.date) -> str:
-    return f"stats:{day.isoformat()}:{user_id}"
-
-
-@job(
-    queue=Queue.FAST,
-    retry=BATCH_RETRY,
-    job_id="stats:{day}:{user_id}",
-    keep_result=DAILY_STATS_KEEP_RESULT,
-    timeout=20,
-)
-async def calculate_daily_statistics(
-    ctx: JobContext[Resources], user_id: int, day: dt.date
-) -> dict[str, Any]:
-    """Messages, words and correctness of the learner's local `day`, upserted into daily_stats."""
-    async with ctx.resources.session_factory.begin() as session:
-        user = await session.get(User, user_id)
-        if user is None:
-            return {"user_id": user_id, "date": day.isoformat(), "skipped": "user not found"}
-        result = await upsert_daily_stats_for_user(session, user_id, day, user.timezone)
-    return {**result.figures.to_json(), "written": result.written}
-
-
-async def cached_daily_statistics(pool: ArqRedis, user_id: int, day: dt.date) -> dict[str, Any] | None:
-    """The figures of a calculate_daily_statistics run still kept in Redis, or None."""
-    info = await Job(daily_statistics_job_id(user_id, day), pool, _deserializer=deserialize).result_info()
-    if info is None or not info.success or not isinstance(info.result, dict):
-        return None
-    return info.result
 
 
 @cron(queue=Queue.LONG, hour=0, minute=5, catch_up=True, retry=MAINTENANCE_RETRY)

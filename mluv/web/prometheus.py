@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from mluv import __version__
-from mluv.db.models import CronRunStatus
+from mluv.db.models import CronRunStatus, PlatformMetrics
 from mluv.jobs.arq_state import queue_states, workers_view
 from mluv.jobs.counters import BUCKETS, read_job_stats
 from mluv.jobs.queues import Queue
@@ -32,6 +32,7 @@ from mluv.telegram import broadcasts, ledger
 from mluv.web.auth import Access, bearer_token, dashboard_access, is_direct_loopback, secret_equals
 from mluv.web.sources.cron import CronView, cron_views, registered_crons
 from mluv.web.sources.dead_letters import open_failures_by_job
+from mluv.web.sources.platform import latest_snapshot
 from mluv.web.sources.reports import ratelimit_counters
 
 log = get_logger(__name__)
@@ -112,6 +113,7 @@ class _DatabaseFigures:
     open_failures: dict[str, int] = field(default_factory=dict)
     broadcasts: dict[str, int] = field(default_factory=dict)
     crons: list[CronView] = field(default_factory=list)
+    platform: PlatformMetrics | None = None
 
 
 class MetricsCollector:
@@ -131,6 +133,7 @@ class MetricsCollector:
                 open_failures=await open_failures_by_job(factory),
                 broadcasts=await broadcasts.counts_by_status(factory),
                 crons=await cron_views(factory, registered_crons()),
+                platform=await latest_snapshot(factory),
             )
             self._database = (time.monotonic(), figures)
             return figures
@@ -244,6 +247,7 @@ class MetricsCollector:
             out.family(metric, "counter", help_text, samples or [("", {}, 0.0)])
 
     def _database_families(self, out: Exposition, figures: _DatabaseFigures) -> None:
+        _platform_families(out, figures.platform)
         out.family(
             "mluv_deliveries",
             "gauge",
@@ -300,6 +304,37 @@ class MetricsCollector:
 
 
 COLLECTOR_KEY = web.AppKey("metrics_collector", MetricsCollector)
+
+
+def _platform_families(out: Exposition, snapshot: PlatformMetrics | None) -> None:
+    """The latest aggregate_platform_metrics snapshot; absent until the cron has run once."""
+    if snapshot is None:
+        return
+    out.family(
+        "mluv_learners",
+        "gauge",
+        "Learners in the latest platform snapshot: all, and active in the last day / 7 days.",
+        [
+            ("", {"scope": "total"}, float(snapshot.total_users)),
+            ("", {"scope": "active_1d"}, float(snapshot.active_users_1d)),
+            ("", {"scope": "active_7d"}, float(snapshot.active_users_7d)),
+        ],
+    )
+    out.family(
+        "mluv_learner_messages",
+        "gauge",
+        "Learners' messages in the latest platform snapshot: in the last day, and all kept.",
+        [
+            ("", {"scope": "1d"}, float(snapshot.messages_1d)),
+            ("", {"scope": "total"}, float(snapshot.messages_total)),
+        ],
+    )
+    out.family(
+        "mluv_platform_snapshot_timestamp_seconds",
+        "gauge",
+        "When the latest platform snapshot was taken (unix time).",
+        [("", {}, snapshot.captured_at.timestamp())],
+    )
 
 
 def _metrics_handler(*, require_token: str | None, open_on_loopback: bool) -> Any:

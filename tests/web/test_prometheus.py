@@ -17,7 +17,7 @@ from prometheus_client.samples import Sample
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from mluv.db.models import CronRun, Delivery
+from mluv.db.models import CronRun, Delivery, PlatformMetrics
 from mluv.jobs.counters import BUCKETS, JobCounters, Outcome
 from mluv.jobs.failures import insert_failure
 from mluv.jobs.presence import WorkerPresence
@@ -100,6 +100,18 @@ async def populate(resources: Resources, redis: Redis, session_factory: Any) -> 
                 finished_at=dt.datetime(2026, 11, 21, 20, 0, 1, tzinfo=dt.UTC),
             )
         )
+        # Two snapshots: /metrics shows the newer one.
+        for minute, total in ((0, 10), (30, 12)):
+            session.add(
+                PlatformMetrics(
+                    captured_at=dt.datetime(2026, 11, 21, 20, minute, tzinfo=dt.UTC),
+                    total_users=total,
+                    active_users_1d=4,
+                    active_users_7d=7,
+                    messages_1d=25,
+                    messages_total=400,
+                )
+            )
     await insert_failure(
         session_factory,
         job_id="send_message:1",
@@ -155,6 +167,12 @@ async def test_metrics_parse_and_carry_the_figures(
     assert value(found, "mluv_cron_interval_seconds", cron="health_check") == 300
     assert value(found, "mluv_cron_last_run_failed", cron="health_check") == 0
     assert value(found, "mluv_cron_next_run_timestamp_seconds", cron="health_check") > time.time()
+
+    assert value(found, "mluv_learners", scope="total") == 12
+    assert value(found, "mluv_learners", scope="active_7d") == 7
+    assert value(found, "mluv_learner_messages", scope="1d") == 25
+    snapshot = dt.datetime(2026, 11, 21, 20, 30, tzinfo=dt.UTC).timestamp()
+    assert value(found, "mluv_platform_snapshot_timestamp_seconds") == snapshot
 
     # No rate limiter has written yet: zeros, so rate() and the alerts work from the first scrape.
     assert value(found, "mluv_telegram_429_total") == 0

@@ -27,6 +27,7 @@ from mluv.db.analytics import (
     collect_platform_metrics,
     set_based_days,
     upsert_daily_stats_all,
+    upsert_daily_stats_for_user,
 )
 from mluv.db.models import CronRun as CronRunRow
 from mluv.db.models import DailyStats, Delivery, Message, PlatformMetrics, Streak, User, WeeklyReport
@@ -55,9 +56,7 @@ from workers import analytics
 from workers.analytics import (
     FixedWindowLimiter,
     aggregate_platform_metrics,
-    cached_daily_statistics,
     calculate_all_users_daily_stats,
-    calculate_daily_statistics,
     generate_weekly_report,
 )
 
@@ -124,7 +123,7 @@ def analytics_worker(resources: Resources, queue: Queue, *, burst: bool) -> Work
     functions, so nothing is scheduled): other modules' crons and their catch-up at start stay out."""
     settings = resources.settings
     timeout = float(settings.fast_job_timeout if queue is Queue.FAST else settings.long_job_timeout)
-    jobs = (calculate_daily_statistics, generate_weekly_report)
+    jobs = (generate_weekly_report,)
     crons = (calculate_all_users_daily_stats, aggregate_platform_metrics)
     functions = [declared.arq_function(timeout) for declared in jobs if declared.queue is queue]
     functions += [arq_func(spec.run, name=spec.name) for spec in crons if spec.queue is queue]
@@ -289,16 +288,15 @@ async def test_set_based_statistics_equal_a_per_learner_recomputation(
     set_based = await daily_rows(session_factory)
     assert result["computed"] == result["inserted"] == len(set_based) == len(expected)
 
-    # The per-learner job, through its worker entry point, for every learner's finished days.
+    # One learner and one day at a time (the per-learner query), for every learner's finished days.
     async with session_factory.begin() as session:
         await session.execute(delete(DailyStats))
     started = time.perf_counter()
     for user_id, timezone in seeded.zones.items():
         for day in set_based_days(tick):
             if day < local_date(tick, timezone):
-                await calculate_daily_statistics.run(
-                    arq_ctx(resources, f"stats:{day}:{user_id}"), user_id=user_id, day=day
-                )
+                async with session_factory.begin() as session:
+                    await upsert_daily_stats_for_user(session, user_id, day, timezone)
     per_learner_seconds = time.perf_counter() - started
     per_learner = await daily_rows(session_factory)
 
@@ -376,18 +374,12 @@ async def test_cron_declarations() -> None:
 
 
 def test_job_ids_and_retry_policies() -> None:
-    values = calculate_daily_statistics.validate(user_id=42, day=dt.date(2024, 5, 1))
-    assert calculate_daily_statistics.job_id_for(values) == "stats:2024-05-01:42"
-    assert calculate_daily_statistics.queue is Queue.FAST
-    assert calculate_daily_statistics.keep_result == analytics.DAILY_STATS_KEEP_RESULT
-    policy = calculate_daily_statistics.retry
+    policy = generate_weekly_report.retry
     assert policy.max_tries == 3
     assert policy.decide(OperationalError("SELECT 1", {}, Exception("connection lost")), 1).retry
     assert policy.decide(ConnectionResetError(), 2).retry
     assert not policy.decide(ConnectionResetError(), 3).retry  # the third try was the last
     assert not policy.decide(ProgrammingError("SELECT", {}, Exception("syntax")), 1).retry
-    with pytest.raises(InvalidJobArguments):
-        calculate_daily_statistics.validate(user_id=42, day="2024-05-01")
 
     monday = dt.date(2024, 11, 18)
     report = generate_weekly_report.validate(user_id=42, week_start=monday)
@@ -397,64 +389,6 @@ def test_job_ids_and_retry_policies() -> None:
     with pytest.raises(InvalidJobArguments, match="Monday"):
         generate_weekly_report.validate(user_id=42, week_start=dt.date(2024, 11, 19))
     assert generate_weekly_report.retry.max_tries == 3
-
-
-async def test_daily_statistics_job_result_is_cached(
-    resources: Resources, session_factory: async_sessionmaker[AsyncSession], redis: Redis
-) -> None:
-    day = dt.date(2024, 5, 1)
-    start, _ = day_bounds(day, "Asia/Almaty")
-    async with session_factory.begin() as session:
-        await session.execute(insert(User).values(id=42, timezone="Asia/Almaty"))
-        await session.execute(
-            insert(Message),
-            [
-                {"user_id": 42, "text": "x", "word_count": 10, "correctness": 90, "created_at": start},
-                {"user_id": 42, "text": "x", "word_count": 5, "correctness": None, "created_at": start},
-                {
-                    "user_id": 42,
-                    "text": "x",
-                    "word_count": 7,
-                    "correctness": 0,
-                    "created_at": start - dt.timedelta(seconds=1),
-                },
-            ],
-        )
-    job = await calculate_daily_statistics.enqueue(resources.pool, user_id=42, day=day)
-    assert job is not None and job.job_id == "stats:2024-05-01:42"
-    await run_worker_until_idle(resources, Queue.FAST)
-
-    figures = {
-        "user_id": 42,
-        "date": "2024-05-01",
-        "messages_count": 2,
-        "words_count": 15,
-        "correct_words": 9,
-        "correctness_avg": 90.0,
-        "challenge_completed": False,
-        "written": True,
-    }
-    assert await cached_daily_statistics(resources.pool, 42, day) == figures
-    # While the result is kept, the same learner and day is not computed again.
-    assert await calculate_daily_statistics.enqueue(resources.pool, user_id=42, day=day) is None
-    assert 0 < await redis.ttl(f"arq:result:{job.job_id}") <= analytics.DAILY_STATS_KEEP_RESULT
-    assert await cached_daily_statistics(resources.pool, 42, dt.date(2024, 5, 2)) is None
-    async with session_factory() as session:
-        row = (await session.scalars(select(DailyStats))).one()
-    assert (row.user_id, row.date, row.messages_count, row.correct_words) == (42, day, 2, 9)
-
-
-async def test_daily_statistics_of_a_day_without_messages_or_learner(resources: Resources) -> None:
-    ctx = job_context(resources, "calculate_daily_statistics")
-    assert await calculate_daily_statistics.fn(ctx, user_id=1, day=dt.date(2024, 5, 1)) == {
-        "user_id": 1,
-        "date": "2024-05-01",
-        "skipped": "user not found",
-    }
-    async with resources.session_factory.begin() as session:
-        await session.execute(insert(User).values(id=1))
-    result = await calculate_daily_statistics.fn(ctx, user_id=1, day=dt.date(2024, 5, 1))
-    assert (result["messages_count"], result["correctness_avg"], result["written"]) == (0, None, False)
 
 
 # --- platform metrics ---------------------------------------------------------------------------------
