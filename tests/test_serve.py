@@ -66,8 +66,8 @@ def clean_env(tmp_path: Path, **values: str) -> dict[str, str]:
         SANDBOX_LEARNERS="2",
         SANDBOX_RATE="4",
         LOG_JSON="true",
-        **values,
     )
+    env.update(values)
     return env
 
 
@@ -130,3 +130,51 @@ async def test_serve_without_any_url_uses_embedded_services(tmp_path: Path) -> N
     pytest.importorskip("pgserver")
     output = await serve_and_stop(clean_env(tmp_path), tmp_path, timeout=180)
     assert "using embedded services" in output
+
+
+async def first_message_is_answered(env: dict[str, str], tmp_path: Path, run: int) -> int:
+    """Start `mluv serve`, let a learner write their first message of this run, return the update_id it
+    got, and stop; fails if the bot never answers."""
+    from mluv.telegram.sandbox import SandboxClient
+
+    port = free_port()
+    log_path = tmp_path / f"serve-{run}.log"
+    learner = 555_000_100 + run
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(MLUV), "serve"], cwd=tmp_path, env={**env, "WEB_PORT": str(port)}, stdout=log, stderr=log
+        )
+        try:
+            await _until_ready(port, process, 60)
+            async with SandboxClient(f"http://127.0.0.1:{env['SANDBOX_PORT']}") as sandbox:
+                await sandbox.create_user(learner, "Olena", language_code="uk")
+                update = await sandbox.send_text(learner, "/start")
+                replies = await sandbox.messages(learner, wait_for=1, within=30)
+            assert replies, f"run {run}: the learner's first message was not answered"
+            process.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(process.wait, 60) == 0
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n--- mluv serve output ---\n{log_path.read_text()}") from None
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    update_id: int = update["update_id"]
+    return update_id
+
+
+async def test_a_second_run_answers_the_first_message_at_once(
+    database_url: str, redis_url: str, tmp_path: Path, clean_tables: None
+) -> None:
+    # The sandbox numbers updates from 1 at each start and Redis keeps the first run's dedupe keys: the
+    # second run must still answer (the keys carry the numbering's identity, mluv.bot.dispatcher).
+    env = clean_env(
+        tmp_path,
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        ENVIRONMENT="development",
+        SANDBOX_LEARNERS="0",
+    )
+    first = await first_message_is_answered(env, tmp_path, 1)
+    second = await first_message_is_answered(env, tmp_path, 2)
+    assert first == second  # the same update_id again, answered both times
