@@ -1,10 +1,11 @@
-"""Analytics jobs: daily statistics, platform metrics and the weekly report.
+"""Analytics jobs: daily statistics, platform metrics and the report (a calendar week, the last 7 days).
 
 | job | queue | trigger | tries | idempotency |
 |---|---|---|---|---|
 | calculate_all_users_daily_stats | long | cron 00:05 UTC, catch-up | 3 | cron_runs key: the UTC date |
 | aggregate_platform_metrics | long | cron :00 and :30 UTC | 3 | cron_runs key: the tick; ≤ 10/min |
-| generate_weekly_report(user_id, week_start=None) | fast | /report | 3 | id `report:{user_id}:{week_start}` |
+| generate_weekly_report(user_id, week_start) | fast | Monday cron | 3 | id `report:{user_id}:{week_start}` |
+| send_recent_report(user_id, today, messages) | fast | /report | 3 | id `recent-report:{user_id}:…` |
 
 **Daily statistics** (definitions: `mluv.db.analytics`). A learner's day is their local calendar day.
 
@@ -26,16 +27,21 @@ A run over the limit does nothing and says so in its result: a snapshot taken in
 so skipping loses nothing, and deferring would only pile runs up. The cron ticks twice an hour; the limit
 guards on-demand runs (`aggregate_platform_metrics.enqueue_now(pool)`, e.g. a dashboard button).
 
-**Weekly report** (its parts and where each lives: `mluv.domain.reports`). Without
-`week_start` it covers the most recent Monday–Sunday week that is over in the learner's timezone (on a
-Wednesday: the week that ended last Sunday). A finished week never changes, so the report is generated
-once, stored in weekly_reports (unique per learner and week) and reused: "cached a week" means every
-/report until the next week ends gets the stored one, without recomputing. It is delivered once as a photo
-(the chart) with a caption by `Sender.send_photo` (the delivery ledger, kind `weekly_report`, business key
-`report:{week_start}`; rate-limited like every send). A learner who asks again (`/report`, which passes
-no week) after it was delivered gets a short text pointing to it (a reply to the photo), once per request;
-a run for an explicit week (the Monday notification cron, operators) finds it delivered and stays silent.
-A week that is not over yet in the learner's timezone is refused (its figures would still change).
+**The report** (its parts and where each lives: `mluv.domain.reports`), of two kinds:
+
+- `generate_weekly_report`: a Monday–Sunday week that is over in the learner's timezone (the Monday
+  cron passes last week). A finished week never changes, so the report is generated once, stored in
+  weekly_reports (unique per learner and week) and reused by any later run for that week. It is delivered
+  once as a photo (the chart) with a caption by `Sender.send_photo` (ledger kind `weekly_report`, business
+  key `report:{week_start}`; rate-limited like every send): a re-run finds it delivered and stays silent.
+  A week that is not over yet in the learner's timezone is refused (its figures would still change).
+- `send_recent_report` (`/report`): the 7 local days ending today, today's figures up to the moment it
+  runs, compared with the 7 days before. Computed and sent, never stored (a rolling period changes with
+  every message, and it must not overwrite a week's stored report). Ledger kind `recent_report`, business
+  key `report:recent:{today}:{messages}` (`recent_report_key`): the same day and message count is the same
+  report, sent once. The /report handler looks that key up before enqueueing: delivered already (no new
+  message since) → one plain answer replying to it; otherwise this job. A learner who practised since
+  has a new count, hence a new key and a fresh report.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,18 +60,17 @@ from mluv.db.analytics import (
     collect_platform_metrics,
     insert_platform_metrics,
     load_weekly_report,
+    period_messages,
+    period_mistakes,
+    period_totals,
     store_weekly_report,
     upsert_daily_stats_all,
-    week_messages,
-    week_mistakes,
-    week_words,
 )
 from mluv.db.learners import streak_state
-from mluv.db.models import DeliveryStatus, User
-from mluv.domain.progress import WEEK_DAYS, local_date, previous_week_start, streak_as_of, week_is_over
+from mluv.db.models import User
+from mluv.domain.progress import WEEK_DAYS, local_date, streak_as_of, week_is_over
 from mluv.domain.report_figures import WeeklyReport, day_figures
-from mluv.domain.reports import build_weekly_report, render_caption, week_label, weekly_chart_png
-from mluv.i18n import t
+from mluv.domain.reports import build_weekly_report, recent_period_start, render_caption, weekly_chart_png
 from mluv.jobs import CronRun, JobContext, Queue, cron, every, job
 from mluv.jobs.retry import BATCH_RETRY, MAINTENANCE_RETRY
 from mluv.logs import get_logger
@@ -76,8 +81,8 @@ log = get_logger(__name__)
 
 PLATFORM_METRICS_LIMIT = 10
 PLATFORM_METRICS_WINDOW = 60
-REPORT_KIND = "weekly_report"
-REPORT_REPEAT_KIND = "weekly_report_repeat"
+REPORT_KIND = "weekly_report"  # a calendar week's report (the Monday cron)
+RECENT_REPORT_KIND = "recent_report"  # the last 7 days' report (/report)
 
 
 # --- daily statistics -----------------------------------------------------------------------------------
@@ -168,7 +173,7 @@ async def aggregate_platform_metrics(ctx: JobContext[Resources], run: CronRun) -
     return {"id": snapshot_id, **figures.to_json()}
 
 
-# --- the weekly report ----------------------------------------------------------------------------------
+# --- the report -----------------------------------------------------------------------------------------
 
 
 def _monday(day: dt.date) -> dt.date:
@@ -180,26 +185,19 @@ def _monday(day: dt.date) -> dt.date:
 Monday = Annotated[dt.date, AfterValidator(_monday)]
 
 
-def report_job_id(values: BaseModel) -> str:
-    """`report:{user_id}:{week_start}`; without a week, the most recent finished week in UTC (the job
-    itself picks the week in the learner's timezone, which differs only around Monday midnight)."""
-    arguments = dict(values)
-    week = arguments.get("week_start") or previous_week_start(dt.datetime.now(dt.UTC).date())
-    return f"report:{arguments['user_id']}:{week}"
-
-
-@job(queue=Queue.FAST, retry=BATCH_RETRY, job_id=report_job_id, keep_result=0)
+@job(queue=Queue.FAST, retry=BATCH_RETRY, job_id="report:{user_id}:{week_start}", keep_result=0)
 async def generate_weekly_report(
-    ctx: JobContext[Resources], user_id: int, week_start: Monday | None = None
+    ctx: JobContext[Resources], user_id: int, week_start: Monday
 ) -> dict[str, Any]:
-    """The learner's weekly report, generated once per week and delivered once as a photo with a caption."""
+    """The learner's report of a calendar week that is over, generated once and delivered once as a photo
+    with a caption (the Monday cron)."""
     resources = ctx.resources
     async with resources.session_factory() as session:
         user = await session.get(User, user_id)
     if user is None:
         return {"user_id": user_id, "skipped": "user not found"}
     today = local_date(dt.datetime.now(dt.UTC), user.timezone)
-    week = week_start or previous_week_start(today)
+    week = week_start
     outcome: dict[str, Any] = {"user_id": user_id, "week_start": week.isoformat()}
     if not week_is_over(week, today):
         return {**outcome, "skipped": "the week is not over yet"}
@@ -230,31 +228,64 @@ async def generate_weekly_report(
         caption=render_caption(report, user.language),
         job_id=ctx.job_id,
     )
-    outcome |= {"delivery": delivery.status.value, "duplicate": delivery.duplicate}
-    if delivery.duplicate and delivery.status is DeliveryStatus.SENT and week_start is None:
-        # The learner asked again: point to the report already in the chat, once per request (a retry of
-        # this job keeps its enqueue time, so it does not repeat the pointer).
-        enqueued = ctx.enqueue_time or dt.datetime.now(dt.UTC)
-        notice = await resources.sender.send_message(
-            kind=REPORT_REPEAT_KIND,
-            chat_id=user_id,
-            business_key=f"report:{week.isoformat()}:{int(enqueued.timestamp() * 1000)}",
-            text=t(user.language, "report-already-sent", time=week_label(week)),
-            reply_to_message_id=delivery.telegram_message_id,
-            job_id=ctx.job_id,
-        )
-        outcome["notice"] = notice.status.value
-    return outcome
+    return outcome | {"delivery": delivery.status.value, "duplicate": delivery.duplicate}
 
 
-async def _compute_report(session: AsyncSession, user: User, week: dt.date, today: dt.date) -> WeeklyReport:
-    messages = await week_messages(session, user.id, week, user.timezone)
-    mistakes = await week_mistakes(session, user.id, week, user.timezone)
-    previous_words = await week_words(session, user.id, week - dt.timedelta(days=WEEK_DAYS), user.timezone)
+def recent_report_key(today: dt.date, messages: int) -> str:
+    """The ledger key of the last 7 days' report: the same day and message count, the same report."""
+    return f"report:recent:{today.isoformat()}:{messages}"
+
+
+@job(queue=Queue.FAST, retry=BATCH_RETRY, job_id="recent-report:{user_id}:{today}:{messages}", keep_result=0)
+async def send_recent_report(
+    ctx: JobContext[Resources], user_id: int, today: dt.date, messages: int
+) -> dict[str, Any]:
+    """/report: the learner's 7 local days ending `today` (today up to now), computed and sent as a photo
+    with a caption, not stored. `messages`: the period's messages when the learner asked (the job id, so a
+    double tap enqueues one job); the ledger key counts the messages the report shows."""
+    resources = ctx.resources
+    first_day = recent_period_start(today)
+    outcome: dict[str, Any] = {
+        "user_id": user_id,
+        "first_day": first_day.isoformat(),
+        "today": today.isoformat(),
+    }
+    async with resources.session_factory() as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            return {**outcome, "skipped": "user not found"}
+        if user.is_blocked:
+            return {**outcome, "skipped": "the learner blocked the bot"}
+        report = await _compute_report(session, user, first_day, today)
+    delivery = await resources.sender.send_photo(
+        kind=RECENT_REPORT_KIND,
+        chat_id=user_id,
+        business_key=recent_report_key(today, report.messages),
+        photo=weekly_chart_png(report, user.language, recent=True),
+        filename=f"mluv-7-days-{today.isoformat()}.png",
+        caption=render_caption(report, user.language, recent=True),
+        job_id=ctx.job_id,
+    )
+    return outcome | {
+        "messages": report.messages,
+        "delivery": delivery.status.value,
+        "duplicate": delivery.duplicate,
+    }
+
+
+async def _compute_report(
+    session: AsyncSession, user: User, first_day: dt.date, today: dt.date
+) -> WeeklyReport:
+    """The 7 local days from `first_day` (a week that is over, or the last 7 days up to now), compared
+    with the 7 days before; the streak as of `today`."""
+    messages = await period_messages(session, user.id, first_day, user.timezone)
+    mistakes = await period_mistakes(session, user.id, first_day, user.timezone)
+    before = first_day - dt.timedelta(days=WEEK_DAYS)
+    _, previous_words = await period_totals(session, user.id, before, user.timezone)
     streak = await streak_state(session, user.id)
     return build_weekly_report(
-        week,
-        day_figures(messages, week, user.timezone),
+        first_day,
+        day_figures(messages, first_day, user.timezone),
         mistakes,
         streak=streak_as_of(streak, today),
         longest=streak.longest,

@@ -14,6 +14,7 @@ from mluv.bot.handlers import (
     broadcasts,
     fallback,
     jobs_status,
+    leaderboard,
     membership,
     practice,
     preferences,
@@ -59,6 +60,7 @@ def get_routers() -> list[Router]:
         jobs_status.router,
         admin_only.router,  # after the operators' routers: it answers what their IsAdmin refused
         stats.router,
+        leaderboard.router,
         preferences.router,
         membership.router,
         practice.router,

@@ -30,7 +30,7 @@ class LevelChoice(CallbackData, prefix="level"):
 
 
 class SettingsAction(CallbackData, prefix="set"):
-    action: str  # menu (value: main | hour | tz | lang) | reminders | hour | tz | lang
+    action: str  # menu (value: main | hour | tz | lang) | reminders | leaderboard | hour | tz | lang
     value: str = ""
 
 
@@ -76,12 +76,17 @@ def level_keyboard(lang: str) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def settings_keyboard(lang: str, *, reminders_enabled: bool) -> InlineKeyboardMarkup:
+def settings_keyboard(lang: str, *, reminders_enabled: bool, on_leaderboard: bool) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     toggle = "off" if reminders_enabled else "on"
     builder.button(
         text=t(lang, f"btn-reminders-{toggle}"),
         callback_data=SettingsAction(action="reminders", value=toggle),
+    )
+    shown = "off" if on_leaderboard else "on"
+    builder.button(
+        text=t(lang, f"btn-leaderboard-{shown}"),
+        callback_data=SettingsAction(action="leaderboard", value=shown),
     )
     builder.button(text=t(lang, "btn-hour"), callback_data=SettingsAction(action="menu", value="hour"))
     builder.button(text=t(lang, "btn-timezone"), callback_data=SettingsAction(action="menu", value="tz"))

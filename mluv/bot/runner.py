@@ -23,7 +23,7 @@ from mluv.settings import Settings
 
 log = get_logger(__name__)
 
-COMMANDS = ("start", "stats", "report", "settings", "help")
+COMMANDS = ("start", "stats", "report", "top", "settings", "help")
 
 
 class SharedBotWebhookHandler(SimpleRequestHandler):

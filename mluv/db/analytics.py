@@ -1,6 +1,6 @@
 """SQL for statistics: daily statistics (one learner, or every learner in one statement), platform metrics,
-and the weekly report's figures and cache. One place for daily_stats, platform_metrics and weekly_reports.
-(The weekly report's parts: `mluv.domain.reports`.)
+and the report's figures (7 local days from a first day) and the weekly cache. One place for daily_stats,
+platform_metrics and weekly_reports. (The report's parts: `mluv.domain.reports`.)
 
 **Daily statistics** (`daily_stats`, one row per learner and *local* day, upserted on (user_id, date)):
 
@@ -32,7 +32,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import ColumnElement, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -209,6 +209,12 @@ async def stored_days(session: AsyncSession, user_id: int, first: dt.date, last:
     return PeriodFigures(*(int(value) for value in row))
 
 
+async def is_stored_day(session: AsyncSession, user_id: int, day: dt.date) -> bool:
+    """Whether the nightly run has written the learner's row for `day` (days without messages have none)."""
+    where = (DailyStats.user_id == user_id, DailyStats.date == day)
+    return bool(await session.scalar(select(select(DailyStats.user_id).where(*where).exists())))
+
+
 @dataclass(frozen=True)
 class SetBasedRun:
     first_day: dt.date
@@ -357,31 +363,32 @@ async def insert_platform_metrics(session: AsyncSession, figures: PlatformFigure
     return snapshot_id
 
 
-# --- the weekly report ----------------------------------------------------------------------------------
+# --- the report (7 local days from `first_day`: up to now when they end today) ------------------------
 
 
-async def week_messages(
-    session: AsyncSession, user_id: int, week_start: dt.date, timezone: str
+def _in_period(user_id: int, first_day: dt.date, timezone: str) -> tuple[ColumnElement[bool], ...]:
+    start, end = week_bounds(first_day, timezone)
+    return Message.user_id == user_id, Message.created_at >= start, Message.created_at < end
+
+
+async def period_messages(
+    session: AsyncSession, user_id: int, first_day: dt.date, timezone: str
 ) -> list[MessageFigures]:
-    """The learner's messages of their local week starting `week_start`, oldest first."""
-    start, end = week_bounds(week_start, timezone)
-    rows = await session.execute(
-        select(Message.created_at, Message.word_count, Message.correctness)
-        .where(Message.user_id == user_id, Message.created_at >= start, Message.created_at < end)
-        .order_by(Message.created_at)
-    )
+    """The learner's messages of the 7 local days starting `first_day`, oldest first."""
+    where = _in_period(user_id, first_day, timezone)
+    columns = (Message.created_at, Message.word_count, Message.correctness)
+    rows = await session.execute(select(*columns).where(*where).order_by(Message.created_at))
     return [MessageFigures(row.created_at, row.word_count, row.correctness) for row in rows]
 
 
-async def week_words(session: AsyncSession, user_id: int, week_start: dt.date, timezone: str) -> int:
-    """The words the learner wrote in their local week starting `week_start`."""
-    start, end = week_bounds(week_start, timezone)
-    words = await session.scalar(
-        select(func.coalesce(func.sum(Message.word_count), 0)).where(
-            Message.user_id == user_id, Message.created_at >= start, Message.created_at < end
-        )
-    )
-    return int(words or 0)
+async def period_totals(
+    session: AsyncSession, user_id: int, first_day: dt.date, timezone: str
+) -> tuple[int, int]:
+    """(messages, words) the learner wrote in the 7 local days starting `first_day`."""
+    where = _in_period(user_id, first_day, timezone)
+    figures = select(func.count(), func.coalesce(func.sum(Message.word_count), 0)).where(*where)
+    messages, words = (await session.execute(figures)).one()
+    return int(messages), int(words)
 
 
 _MISTAKES = text("""
@@ -399,12 +406,12 @@ GROUP BY 1, 2, 3
 """)
 
 
-async def week_mistakes(
-    session: AsyncSession, user_id: int, week_start: dt.date, timezone: str
+async def period_mistakes(
+    session: AsyncSession, user_id: int, first_day: dt.date, timezone: str
 ) -> list[Mistake]:
-    """Corrections in the reviews of the local week's messages (Review.to_json: {"corrections": [{kind,
+    """Corrections in the reviews of the 7 local days' messages (Review.to_json: {"corrections": [{kind,
     original, suggestion}, …]}), counted per (kind, lower-cased original and suggestion)."""
-    start, end = week_bounds(week_start, timezone)
+    start, end = week_bounds(first_day, timezone)
     rows = await session.execute(_MISTAKES, {"user_id": user_id, "start": start, "end": end})
     return [Mistake(row.kind or "other", row.original, row.suggestion, int(row.occurrences)) for row in rows]
 
@@ -418,16 +425,10 @@ class StoredReport:
 
 
 async def load_weekly_report(session: AsyncSession, user_id: int, week_start: dt.date) -> StoredReport | None:
-    row = (
-        await session.execute(
-            select(WeeklyReport.id, WeeklyReport.data, WeeklyReport.chart_png, WeeklyReport.created_at).where(
-                WeeklyReport.user_id == user_id, WeeklyReport.week_start == week_start
-            )
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    return StoredReport(row.id, row.data, row.chart_png, row.created_at)
+    columns = (WeeklyReport.id, WeeklyReport.data, WeeklyReport.chart_png, WeeklyReport.created_at)
+    where = (WeeklyReport.user_id == user_id, WeeklyReport.week_start == week_start)
+    row = (await session.execute(select(*columns).where(*where))).one_or_none()
+    return None if row is None else StoredReport(row.id, row.data, row.chart_png, row.created_at)
 
 
 async def store_weekly_report(

@@ -158,6 +158,8 @@ class User(Base):
     timezone: Mapped[str] = mapped_column(Text, server_default="Europe/Prague")
     reminder_hour: Mapped[int] = mapped_column(SmallInteger, server_default="18")
     reminders_enabled: Mapped[bool] = mapped_column(Boolean, server_default=sql("true"))
+    # Shown on /top (the weekly_leaderboard view leaves out those who turned it off in /settings).
+    on_leaderboard: Mapped[bool] = mapped_column(Boolean, server_default=sql("true"))
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=sql("true"))
     is_blocked: Mapped[bool] = mapped_column(Boolean, server_default=sql("false"))
     blocked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,9 +1,15 @@
-"""The weekly report: what it covers, where each part lives, its caption and chart (pure, no I/O).
+"""The report: what it covers, where each part lives, its caption and chart (pure, no I/O).
 
-**The week.** A report covers one calendar week, Monday to Sunday, of the learner's local days
-(users.timezone). Asked for without a week (`/report`), it is the most recent week that is over in the
-learner's timezone (`mluv.domain.progress.previous_week_start`): a finished week's figures never change,
-so the report can be generated once, stored (weekly_reports) and reused for the whole following week.
+**Its seven days.** A report covers seven consecutive local days of the learner (users.timezone), from
+its first day (`WeeklyReport.week_start`). Two kinds:
+
+- *a calendar week*, Monday to Sunday: the Monday cron sends the most recent week that is over
+  (`mluv.domain.progress.previous_week_start`); a finished week never changes, so it is generated once,
+  stored (weekly_reports) and reused. Its texts say "week" (`report-title`, `chart-title`).
+- *the last 7 days* (`/report`, `recent=True`): the 7 local days ending today (`recent_period_start`:
+  today-6 … today), today's figures up to the moment it is made. Computed and sent, never stored (it
+  changes with every message). Its texts say "the last 7 days" (`report-recent-*`, `chart-title-recent`),
+  its comparison is with the 7 days before, and today's bar is labelled as today (`chart-today`).
 
 **Where each part lives.**
 
@@ -12,9 +18,10 @@ so the report can be generated once, stored (weekly_reports) and reused for the 
 | weeks (bounds, the previous week) and the correctness formula | `mluv.domain.progress` |
 | figures per day, mistakes, the stored document (`WeeklyReport`) | `mluv.domain.report_figures` |
 | recommendations (the rules and their thresholds) | `mluv.domain.report_tips` |
-| building it, its caption and chart | here: `build_weekly_report`, `render_caption`, `weekly_chart_png` |
-| the week's messages and mistakes, the stored report | `mluv.db.analytics` |
-| the job that builds, stores and sends it | `workers.analytics.generate_weekly_report` |
+| the last 7 days, building it, its caption and chart | here |
+| the period's messages and mistakes, the stored report | `mluv.db.analytics` |
+| a week's job (build, store, send) | `workers.analytics.generate_weekly_report` |
+| the last 7 days' job (build, send) | `workers.analytics.send_recent_report` |
 | who gets it on Mondays | `workers.notifications.send_weekly_report_notification` |
 | `/report` | `mluv.bot.handlers.stats` |
 
@@ -23,7 +30,8 @@ counts them (UTF-16 code units); when too long, tips and then mistakes are dropp
 always kept) and fragments of the learner's text are shortened.
 
 **Chart** (`weekly_chart_png`): words per day as bars (`mluv.domain.chart`), in the learner's language: the
-title (`chart-title`) and each bar's weekday abbreviation (`chart-weekday-mon` … `-sun`), with its date.
+title (`chart-title`, `chart-title-recent`) and each bar's weekday abbreviation (`chart-weekday-mon` …
+`-sun`), with its date (today's bar of the last 7 days: `chart-today` instead of the date).
 """
 
 from __future__ import annotations
@@ -46,6 +54,16 @@ MAX_FRAGMENT: Final = 40
 WEEKDAY_KEYS: Final = tuple(
     f"chart-weekday-{day}" for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 )
+# Tips that name "this week" and "last week": the last 7 days say "these 7 days" and "the 7 days before".
+RECENT_TIP_KEYS: Final = {
+    "report-tip-comeback": "report-tip-comeback-recent",
+    "report-tip-growth": "report-tip-growth-recent",
+}
+
+
+def recent_period_start(today: dt.date) -> dt.date:
+    """The first of the 7 local days ending `today` (today included): today-6, whatever the weekday."""
+    return today - dt.timedelta(days=WEEK_DAYS - 1)
 
 
 def build_weekly_report(
@@ -79,10 +97,10 @@ def build_weekly_report(
     return dataclasses.replace(report, tips=recommend(report, ranked))
 
 
-def week_label(week_start: dt.date) -> str:
-    """ "16.11–22.11": the week's first and last day."""
-    end = week_start + dt.timedelta(days=WEEK_DAYS - 1)
-    return f"{week_start.day:02d}.{week_start.month:02d}–{end.day:02d}.{end.month:02d}"
+def period_label(first_day: dt.date) -> str:
+    """ "16.11–22.11": the first and last of the 7 days starting `first_day` (a week or the last 7 days)."""
+    end = first_day + dt.timedelta(days=WEEK_DAYS - 1)
+    return f"{first_day.day:02d}.{first_day.month:02d}–{end.day:02d}.{end.month:02d}"
 
 
 # --- caption and chart ----------------------------------------------------------------------------------
@@ -92,9 +110,9 @@ def _fragment(text: str) -> str:
     return shorten(" ".join(text.split()), MAX_FRAGMENT)
 
 
-def _tip_text(tip: Tip, language: str) -> str:
+def _tip_text(tip: Tip, language: str, *, recent: bool = False) -> str:
     args = {name: _fragment(value) if isinstance(value, str) else value for name, value in tip.args.items()}
-    return t(language, tip.key, **args)
+    return t(language, RECENT_TIP_KEYS.get(tip.key, tip.key) if recent else tip.key, **args)
 
 
 def _mistake_text(mistake: Mistake, language: str) -> str:
@@ -110,11 +128,15 @@ def _mistake_text(mistake: Mistake, language: str) -> str:
     return t(language, "report-mistake-unknown", original=original, count=mistake.count)
 
 
-def render_caption(report: WeeklyReport, language: str, *, limit: int = TELEGRAM_CAPTION_LIMIT) -> str:
-    """The photo's caption (see the module docstring); at most `limit` UTF-16 code units."""
-    header = [t(language, "report-title", time=week_label(report.week_start))]
+def render_caption(
+    report: WeeklyReport, language: str, *, recent: bool = False, limit: int = TELEGRAM_CAPTION_LIMIT
+) -> str:
+    """The photo's caption (see the module docstring); at most `limit` UTF-16 code units. `recent`: the
+    report of the last 7 days (today included), titled and compared as such."""
+    label = period_label(report.week_start)
+    header = [t(language, "report-recent-title" if recent else "report-title", time=label)]
     if report.messages == 0:
-        header.append(t(language, "report-empty"))
+        header.append(t(language, "report-recent-empty" if recent else "report-empty"))
     else:
         header.append(t(language, "report-totals", messages=report.messages, words=report.words))
         header.append(t(language, "report-active-days", days=report.active_days))
@@ -126,8 +148,10 @@ def render_caption(report: WeeklyReport, language: str, *, limit: int = TELEGRAM
         )
         if report.longest > 0:
             header.append(t(language, "report-streak", streak=report.streak, longest=report.longest))
+    if recent and report.previous_words is not None:
+        header.append(t(language, "report-recent-previous", words=report.previous_words))
     mistakes = [_mistake_text(mistake, language) for mistake in report.mistakes[:CAPTION_MISTAKES]]
-    tips = [_tip_text(tip, language) for tip in report.tips[:MAX_TIPS]]
+    tips = [_tip_text(tip, language, recent=recent) for tip in report.tips[:MAX_TIPS]]
 
     def compose() -> str:
         sections = ["\n".join(header)]
@@ -151,14 +175,21 @@ def render_caption(report: WeeklyReport, language: str, *, limit: int = TELEGRAM
     return text
 
 
-def chart_bars(report: WeeklyReport, language: str) -> list[Bar]:
-    """One bar per day: its words, its weekday in `language` and its date ("16.11")."""
+def chart_bars(report: WeeklyReport, language: str, *, recent: bool = False) -> list[Bar]:
+    """One bar per day: its words, its weekday in `language` and its date ("16.11"); with `recent`, the
+    last day is today and says so instead of its date."""
+    today = report.week_end if recent else None
     return [
-        Bar(day.words, t(language, WEEKDAY_KEYS[day.day.weekday()]), f"{day.day.day:02d}.{day.day.month:02d}")
+        Bar(
+            day.words,
+            t(language, WEEKDAY_KEYS[day.day.weekday()]),
+            t(language, "chart-today") if day.day == today else f"{day.day.day:02d}.{day.day.month:02d}",
+        )
         for day in report.days
     ]
 
 
-def weekly_chart_png(report: WeeklyReport, language: str) -> bytes:
-    """The PNG of the week in `language` ("ru" or "uk"): words per day."""
-    return bar_chart_png(chart_bars(report, language), title=t(language, "chart-title"))
+def weekly_chart_png(report: WeeklyReport, language: str, *, recent: bool = False) -> bytes:
+    """The PNG of the 7 days in `language` ("ru" or "uk"): words per day (`recent`: see `chart_bars`)."""
+    title = t(language, "chart-title-recent" if recent else "chart-title")
+    return bar_chart_png(chart_bars(report, language, recent=recent), title=title)

@@ -13,20 +13,27 @@ Each limit is a GCRA schedule (a token bucket expressed as a "theoretical arriva
   The caller sleeps exactly that long. Slots are reserved, so concurrent callers in any number of
   processes queue up in order without retrying or polling, and the rate holds however many workers run.
 - time comes from Redis (`TIME`) so that workers on different machines share one clock; tests inject one.
-- `penalize` records "nobody sends (to this chat / at all) before T" after a 429. A caller that booked a
-  slot before the 429 checks the penalty again after its sleep and books a new slot past it.
+- `penalize` records "nobody sends (to this chat / at all) before T" after a 429.
+- at its slot, right before it leaves, a send checks once more (DEPART): a 429 that arrived during the
+  sleep, or a window already full of sends that left late (an event loop stalled for a second wakes all
+  the senders it held at once), books it a new slot past them instead. So the sends that leave in any
+  one-second window never exceed `Limits.window_limit` (the rate + 3), however late they woke; Telegram
+  counts 30 per second (docs/sandbox.md: strict mode checks exactly this).
 - a wait longer than `max_wait` raises `RateLimited` (nothing is booked): a job gives its worker back and
   retries after `retry_after` instead of sleeping through its timeout.
 
 Waiting is recorded for metrics as string counters `mluv:metrics:ratelimit:<name>` (INCRBYFLOAT, so all
 processes add up): `acquired`, `waits` (acquires that had to wait), `wait_seconds`, `telegram_429`
-(penalties), `penalty_seconds`, `refused` (RateLimited), `rebooked`. They are aggregated in process and
-written at most once a second, like the job metrics; /metrics and the dashboard read them.
+(penalties), `penalty_seconds`, `refused` (RateLimited), `rebooked` (a new slot at departure). They are
+aggregated in process and written at most once a second, like the job metrics; /metrics and the
+dashboard read them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import secrets
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -36,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from redis.asyncio import Redis
 
 from mluv.logs import get_logger
+from mluv.telegram.ratelimit_lua import DEPART, PENALIZE, PENALTY_LEFT, RESERVE
 
 if TYPE_CHECKING:
     from mluv.settings import Settings
@@ -46,95 +54,11 @@ KEY_PREFIX = "mluv:ratelimit"
 METRICS_PREFIX = "mluv:metrics:ratelimit:"
 COUNTERS = ("acquired", "waits", "wait_seconds", "telegram_429", "penalty_seconds", "refused", "rebooked")
 MICROS = 1_000_000
-
-# KEYS: global TAT, global penalty, chat TAT, chat penalty. ARGV: now (µs, or -1 for Redis TIME), max wait
-# (µs, or -1: no limit), use global (0/1), has chat (0/1), global interval, global tolerance, chat interval,
-# chat tolerance (µs). Returns {code, wait µs}: 1 booked (send after the wait), 2 the chat is not ready yet
-# (nothing booked: wait, then ask again), 0 refused (the wait exceeds max wait; nothing booked).
-#
-# The chat is checked first and the global slot booked only once the chat is ready: a group's slot three
-# seconds away must not book (and so block) three seconds of the global schedule that other chats can use.
-# The chat's TAT then moves past the global slot actually booked, so two sends to one chat stay apart even
-# when both queue behind other chats.
-_RESERVE = """
-if redis.replicate_commands then pcall(redis.replicate_commands) end
-local now = tonumber(ARGV[1])
-if now < 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
-local max_wait = tonumber(ARGV[2])
-local use_global = ARGV[3] == '1'
-local has_chat = ARGV[4] == '1'
-local function num(key)
-  return tonumber(redis.call('GET', key) or '0') or 0
-end
-local function store(key, tat)
-  redis.call('SET', key, string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
-end
-local chat_tat = 0
-if has_chat then
-  chat_tat = num(KEYS[3])
-  local ready = math.max(chat_tat - tonumber(ARGV[8]), num(KEYS[4]))
-  if ready > now then
-    local wait = ready - now
-    if max_wait >= 0 and wait > max_wait then
-      return {0, string.format('%.0f', wait)}
-    end
-    return {2, string.format('%.0f', wait)}
-  end
-end
-local slot = now
-local global_tat = 0
-if use_global then
-  global_tat = num(KEYS[1])
-  slot = math.max(slot, global_tat - tonumber(ARGV[6]), num(KEYS[2]))
-end
-local wait = slot - now
-if max_wait >= 0 and wait > max_wait then
-  return {0, string.format('%.0f', wait)}
-end
-if use_global then
-  store(KEYS[1], math.max(global_tat, slot) + tonumber(ARGV[5]))
-end
-if has_chat then
-  store(KEYS[3], math.max(chat_tat, slot) + tonumber(ARGV[7]))
-end
-return {1, string.format('%.0f', wait)}
-"""
-
-# KEYS: penalty keys. ARGV: now (µs or -1), seconds (µs). Pushes each penalty to now + seconds at least.
-_PENALIZE = """
-if redis.replicate_commands then pcall(redis.replicate_commands) end
-local now = tonumber(ARGV[1])
-if now < 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
-local latest = now + tonumber(ARGV[2])
-for i = 1, #KEYS do
-  local current = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
-  if latest > current then
-    redis.call('SET', KEYS[i], string.format('%.0f', latest), 'PX', math.ceil((latest - now) / 1000) + 1000)
-  end
-end
-return 1
-"""
-
-# KEYS: penalty keys. ARGV: now (µs or -1). Returns how long (µs) the latest penalty still runs (<= 0: none).
-_PENALTY_LEFT = """
-local now = tonumber(ARGV[1])
-if now < 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
-local latest = now
-for i = 1, #KEYS do
-  local penalty = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
-  if penalty > latest then latest = penalty end
-end
-return string.format('%.0f', latest - now)
-"""
+# Departures counted per window of one second (Telegram's "30 messages per second").
+WINDOW_SECONDS = 1.0
+# Late senders may leave this many sends above the rate into one window: 25/s + 3 leaves Telegram's 30
+# room for two requests that a stall holds between our departure and Telegram.
+WINDOW_SLACK = 3
 
 
 class RateLimited(Exception):
@@ -166,12 +90,22 @@ class Limits:
     global_burst: int = 1
     chat_burst: int = 1
     group_burst: int = 1
+    # Sends leaving in any one-second window, however late they leave (None: the rate plus WINDOW_SLACK).
+    global_window_limit: int | None = None
 
     def __post_init__(self) -> None:
         if min(self.global_per_second, self.per_chat_per_second, self.group_per_minute) <= 0:
             raise ValueError("rates must be positive")
         if min(self.global_burst, self.chat_burst, self.group_burst) < 1:
             raise ValueError("bursts must be at least 1")
+        if self.global_window_limit is not None and self.global_window_limit < 1:
+            raise ValueError("the window limit must be at least 1")
+
+    @property
+    def window_limit(self) -> int:
+        if self.global_window_limit is not None:
+            return self.global_window_limit
+        return max(self.global_burst, math.floor(self.global_per_second)) + WINDOW_SLACK
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -209,9 +143,10 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self.metrics_interval = metrics_interval
-        self._reserve = redis.register_script(_RESERVE)
-        self._penalize = redis.register_script(_PENALIZE)
-        self._penalty_left = redis.register_script(_PENALTY_LEFT)
+        self._reserve = redis.register_script(RESERVE)
+        self._penalize = redis.register_script(PENALIZE)
+        self._depart = redis.register_script(DEPART)
+        self._penalty_left = redis.register_script(PENALTY_LEFT)
         self._pending: dict[str, float] = defaultdict(float)
         self._last_flush = time.monotonic()
 
@@ -244,6 +179,9 @@ class RateLimiter:
 
     def penalty_key(self, chat_id: int | None) -> str:
         return f"{self.prefix}:penalty:global" if chat_id is None else f"{self.prefix}:penalty:chat:{chat_id}"
+
+    def departures_key(self) -> str:
+        return f"{self.prefix}:departures"
 
     # the API
 
@@ -281,15 +219,14 @@ class RateLimiter:
         """Wait for this send's turn under every limit that applies; returns the seconds waited.
 
         `chat_id` None: only the global limit; `use_global=False`: only the chat's (edits of one message).
-        Raises RateLimited, without booking, if the turn is more than `max_wait` away. Every sleep is the
-        wait the script computed; a loop happens only when the chat was not ready (then it is) or a 429
-        arrived during the sleep (then the slot lies inside the penalty and a new one is booked).
+        Raises RateLimited, without booking, if the turn is more than `max_wait` away. Every sleep is a
+        wait a script computed for a booked slot; a loop happens only when the chat was not ready (then
+        it is), or when at the slot a 429 had arrived meanwhile or the window was full of senders that
+        left late (then a new slot past it was booked).
         """
         waited = 0.0
-        penalties = [self.penalty_key(None)] if use_global else []
-        if chat_id is not None:
-            penalties.append(self.penalty_key(chat_id))
-        while True:
+        booked = False
+        while not booked:
             left = None if max_wait is None else max(0.0, max_wait - waited)
             try:
                 reservation = await self.reserve(chat_id, use_global=use_global, max_wait=left)
@@ -298,21 +235,46 @@ class RateLimiter:
             if reservation.wait > 0:
                 await self._sleep(reservation.wait)
                 waited += reservation.wait
-            if not reservation.booked:
-                continue
-            if reservation.wait <= 0:
-                break
-            # A 429 while we slept pushes the schedule: our slot may now lie inside the penalty.
-            left_us = int(await self._penalty_left(keys=penalties, args=[self._now_us()]))
-            if left_us <= 0:
-                break
+            booked = reservation.booked
+        while (wait := await self._leave(chat_id, use_global, max_wait, waited)) > 0:
             self._count("rebooked", 1)
+            await self._sleep(wait)
+            waited += wait
         self._count("acquired", 1)
         if waited > 0:
             self._count("waits", 1)
             self._count("wait_seconds", waited)
         await self._maybe_flush()
         return waited
+
+    async def _leave(
+        self, chat_id: int | None, use_global: bool, max_wait: float | None, waited: float
+    ) -> float:
+        """At the booked slot: 0 when the send may leave now (recorded), else the wait for a new slot."""
+        keys = [
+            self.tat_key(None),
+            self.penalty_key(None),
+            self.tat_key(chat_id) if chat_id is not None else self.tat_key(None),
+            self.penalty_key(chat_id) if chat_id is not None else self.penalty_key(None),
+            self.departures_key(),
+        ]
+        args: list[int | str] = [
+            self._now_us(),
+            -1 if max_wait is None else max(0, round((max_wait - waited) * MICROS)),
+            int(use_global),
+            int(chat_id is not None),
+            *self._intervals(chat_id),
+            round(WINDOW_SECONDS * MICROS),
+            self.limits.window_limit,
+            secrets.token_hex(8),
+        ]
+        code, wait_us = await self._depart(keys=keys, args=args)
+        wait = max(0.0, int(wait_us) / MICROS)
+        if int(code) == 0:
+            self._count("refused", 1)
+            await self._maybe_flush()
+            raise RateLimited(wait + waited, chat_id)
+        return wait if int(code) == 2 else 0.0
 
     async def penalize(self, seconds: float, chat_id: int | None = None, *, everyone: bool = False) -> None:
         """Telegram answered 429 with retry_after=`seconds`: nobody sends to `chat_id` (None: to anyone)

@@ -1,5 +1,6 @@
 """/settings end to end: the time zone shown and offered localized, every sub-menu with a Back button to
-the menu, each choice saved and confirmed; and the zone names themselves."""
+the menu, each choice saved and confirmed, the name on the /top leaderboard hidden and shown again; and the
+zone names themselves."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from mluv.bot.handlers.preferences import menu_text
 from mluv.bot.keyboards import (
     BACK_TO_SETTINGS,
     SettingsAction,
+    settings_keyboard,
     timezone_keyboard,
     timezone_name,
     utc_offset,
 )
+from mluv.db.models import User
 from mluv.domain.progress import COMMON_TIMEZONES
 from mluv.i18n import t
 from mluv.telegram.sandbox import MessageRecord
@@ -104,6 +107,59 @@ async def test_every_submenu_has_a_back_button_to_the_menu(
     assert button_data(back) == button_data(menu)
     user = await bot_stack.user()
     assert (user.timezone, user.language, user.reminder_hour) == ("Europe/Prague", lang, 18)
+
+
+@pytest.mark.integration
+@pytest.mark.e2e
+@pytest.mark.parametrize("lang", LANGUAGES)
+async def test_the_leaderboard_toggle_hides_and_shows_the_name(
+    bot_stack: BotStack, lang: Literal["ru", "uk"]
+) -> None:
+    menu = await open_settings(bot_stack, lang)
+    message_id = menu["message_id"]
+    assert (await bot_stack.user()).on_leaderboard
+    assert t(lang, "btn-leaderboard-off") in button_texts(menu)
+
+    # Each press: saved, confirmed, the menu shows the new state and offers the opposite button.
+    for edits, (value, shown, offered) in enumerate([("off", False, "on"), ("on", True, "off")], start=1):
+        await bot_stack.sandbox.press_button(
+            LEARNER, message_id, SettingsAction(action="leaderboard", value=value).pack()
+        )
+        back = await bot_stack.edited(message_id, edits=edits)
+        user = await bot_stack.user()
+        assert user.on_leaderboard is shown
+        assert back["text"] == menu_text(user)
+        assert t(lang, f"btn-leaderboard-{offered}") in button_texts(back)
+        assert (await bot_stack.sandbox.callbacks())[-1]["answer"]["text"] == t(
+            lang, f"settings-leaderboard-{value}"
+        )
+    assert (user.reminders_enabled, user.reminder_hour, user.language) == (True, 18, lang)
+
+
+@pytest.mark.parametrize(
+    ("lang", "on_leaderboard", "state", "toggle"),
+    [
+        ("ru", True, "🏆 Имя в рейтинге /top: показано", "🙈 Скрыть меня из рейтинга"),
+        ("ru", False, "🏆 Имя в рейтинге /top: скрыто", "🏆 Показывать меня в рейтинге"),
+        ("uk", True, "🏆 Ім'я в рейтингу /top: показано", "🙈 Приховати мене з рейтингу"),
+        ("uk", False, "🏆 Ім'я в рейтингу /top: приховано", "🏆 Показувати мене в рейтингу"),
+    ],
+)
+def test_the_menu_shows_the_leaderboard_state(
+    lang: str, on_leaderboard: bool, state: str, toggle: str
+) -> None:
+    user = User(
+        id=LEARNER,
+        language=lang,
+        reminders_enabled=True,
+        on_leaderboard=on_leaderboard,
+        reminder_hour=18,
+        timezone="Europe/Prague",
+    )
+    assert state in menu_text(user).splitlines()
+    keyboard = settings_keyboard(lang, reminders_enabled=True, on_leaderboard=on_leaderboard)
+    texts = [button.text for row in keyboard.inline_keyboard for button in row]
+    assert texts[1] == toggle  # right below the reminders' toggle
 
 
 @pytest.mark.parametrize(

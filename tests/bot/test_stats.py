@@ -81,6 +81,22 @@ async def test_stats_show_today_the_week_the_streak_stars_and_the_next_milestone
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
+async def test_yesterday_not_yet_in_daily_stats_is_counted_live(
+    harness: Harness, lang: Literal["ru", "uk"]
+) -> None:
+    # West of UTC the nightly run writes yesterday only the next night: until then it comes from messages.
+    today = await learner(harness, lang, level="intermediate", stars=0, streak=1, longest=1, milestones=[])
+    await add_day(harness, today - dt.timedelta(days=2), 1, 10, None)
+    yesterday = day_bounds(today - dt.timedelta(days=1), PRAGUE)[0] + dt.timedelta(hours=12)
+    await harness.add_messages(LEARNER, yesterday, count=3)
+
+    text = await ask_stats(harness)
+
+    # 1 + 3 messages, 10 + 15 words; only yesterday's 15 words were reviewed, at 90 %.
+    assert t(lang, "stats-week-correctness", messages=4, words=25, correctness=90) in text.splitlines()
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
 async def test_a_beginner_done_for_today_sees_the_challenge_once_and_skips_paid_milestones(
     harness: Harness, lang: Literal["ru", "uk"]
 ) -> None:

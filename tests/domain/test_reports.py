@@ -1,5 +1,5 @@
-"""The weekly report (pure): figures, mistakes, recommendations, caption and chart (its week:
-tests/domain/test_progress.py).
+"""The report (pure): figures, mistakes, recommendations, caption and chart (its calendar week:
+tests/domain/test_progress.py; the last 7 days of /report: here).
 
 .venv/bin/python -m tests.domain.test_reports    # regenerates docs/weekly-report-example.png
 """
@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from mluv import i18n
+from mluv.domain.progress import local_date, week_bounds
 from mluv.domain.report_figures import (
     MAX_MISTAKES,
     DayFigures,
@@ -27,11 +28,13 @@ from mluv.domain.report_figures import (
 )
 from mluv.domain.report_tips import MAX_TIPS
 from mluv.domain.reports import (
+    RECENT_TIP_KEYS,
     WEEKDAY_KEYS,
     build_weekly_report,
     chart_bars,
+    period_label,
+    recent_period_start,
     render_caption,
-    week_label,
     weekly_chart_png,
 )
 from mluv.domain.telegram_text import TELEGRAM_CAPTION_LIMIT, utf16_length
@@ -87,9 +90,76 @@ def sample_report() -> WeeklyReport:
 # --- weeks ----------------------------------------------------------------------------------------------
 
 
-def test_week_label() -> None:
-    assert week_label(MONDAY) == "18.11–24.11"
-    assert week_label(dt.date(2024, 12, 30)) == "30.12–05.01"
+def test_period_label() -> None:
+    assert period_label(MONDAY) == "18.11–24.11"
+    assert period_label(dt.date(2024, 12, 30)) == "30.12–05.01"
+    assert period_label(dt.date(2024, 11, 27)) == "27.11–03.12"  # the last 7 days from a Wednesday
+
+
+# --- the last 7 days (/report) --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("today", "first_day", "label"),
+    [
+        (dt.date(2024, 11, 18), dt.date(2024, 11, 12), "12.11–18.11"),  # Monday
+        (dt.date(2024, 11, 19), dt.date(2024, 11, 13), "13.11–19.11"),  # Tuesday
+        (dt.date(2024, 11, 20), dt.date(2024, 11, 14), "14.11–20.11"),  # Wednesday
+        (dt.date(2024, 11, 21), dt.date(2024, 11, 15), "15.11–21.11"),  # Thursday
+        (dt.date(2024, 11, 22), dt.date(2024, 11, 16), "16.11–22.11"),  # Friday
+        (dt.date(2024, 11, 23), dt.date(2024, 11, 17), "17.11–23.11"),  # Saturday
+        (dt.date(2024, 11, 24), dt.date(2024, 11, 18), "18.11–24.11"),  # Sunday: the calendar week
+        (dt.date(2024, 12, 3), dt.date(2024, 11, 27), "27.11–03.12"),  # across a month
+        (dt.date(2025, 1, 2), dt.date(2024, 12, 27), "27.12–02.01"),  # across the new year
+        (dt.date(2024, 3, 1), dt.date(2024, 2, 24), "24.02–01.03"),  # a leap year's February
+    ],
+)
+def test_the_last_7_days_end_today_whatever_the_weekday(
+    today: dt.date, first_day: dt.date, label: str
+) -> None:
+    assert recent_period_start(today) == first_day
+    assert period_label(first_day) == label
+    report = build_weekly_report(first_day, [])
+    assert [d.day for d in report.days] == [today - dt.timedelta(days=6 - i) for i in range(7)]
+    assert report.week_end == today
+
+
+UTC = dt.UTC
+ALMATY, NEW_YORK = "Asia/Almaty", "America/New_York"  # UTC+5 or +6 (tzdata's age); UTC-5 in November
+
+
+@pytest.mark.parametrize(
+    ("now", "timezone", "today"),
+    [
+        # 20:00 UTC: already tomorrow in Almaty, still afternoon in New York.
+        (dt.datetime(2024, 11, 20, 20, 0, tzinfo=UTC), ALMATY, dt.date(2024, 11, 21)),
+        (dt.datetime(2024, 11, 20, 20, 0, tzinfo=UTC), NEW_YORK, dt.date(2024, 11, 20)),
+        # 00:30 UTC: morning in Almaty, still the previous evening in New York.
+        (dt.datetime(2024, 11, 21, 0, 30, tzinfo=UTC), ALMATY, dt.date(2024, 11, 21)),
+        (dt.datetime(2024, 11, 21, 0, 30, tzinfo=UTC), NEW_YORK, dt.date(2024, 11, 20)),
+        # 04:59 UTC: 23:59 in New York, the last minute of its day.
+        (dt.datetime(2024, 11, 21, 4, 59, tzinfo=UTC), NEW_YORK, dt.date(2024, 11, 20)),
+        (dt.datetime(2024, 11, 21, 5, 0, tzinfo=UTC), NEW_YORK, dt.date(2024, 11, 21)),
+        # 19:00 UTC on Sunday: Monday in Almaty (a new calendar week), Sunday in New York.
+        (dt.datetime(2024, 11, 24, 19, 0, tzinfo=UTC), ALMATY, dt.date(2024, 11, 25)),
+        (dt.datetime(2024, 11, 24, 19, 0, tzinfo=UTC), NEW_YORK, dt.date(2024, 11, 24)),
+    ],
+)
+def test_the_last_7_days_follow_the_learners_time_zone(
+    now: dt.datetime, timezone: str, today: dt.date
+) -> None:
+    assert local_date(now, timezone) == today
+    first_day = recent_period_start(today)
+    start, end = week_bounds(first_day, timezone)
+    # The period's UTC bounds hold the moment of the request (today, up to now) and end at local midnight.
+    assert start <= now < end
+    assert end - now <= dt.timedelta(days=1) and now - start >= dt.timedelta(days=6)
+    assert local_date(start, timezone) == first_day and local_date(end, timezone) == today + dt.timedelta(
+        days=1
+    )
+    # A message written at `now` counts for today: the last bar.
+    days = day_figures([MessageFigures(now, 4, 100)], first_day, timezone)
+    assert days[-1] == DayFigures(today, messages=1, words=4, reviewed_words=4, correctness_points=400)
 
 
 # --- figures --------------------------------------------------------------------------------------------
@@ -301,6 +371,68 @@ def test_caption_of_an_empty_week() -> None:
     )
 
 
+RECENT = dt.date(2024, 11, 27)  # a Wednesday: the last 7 days to Tuesday 03.12
+
+
+@pytest.mark.parametrize("language", ["ru", "uk"])
+def test_caption_of_the_last_7_days(language: str) -> None:
+    today = RECENT + dt.timedelta(days=6)
+    days = [
+        DayFigures(RECENT, 2, 30, 30, 2400),
+        DayFigures(RECENT + dt.timedelta(days=3), 3, 50, 50, 4500),
+        DayFigures(today, 5, 40, 40, 3600),  # today, up to now
+    ]
+    report = build_weekly_report(RECENT, days, streak=1, longest=6, previous_words=50)
+    caption = render_caption(report, language, recent=True)
+    lines = caption.split("\n")
+    assert lines[:6] == [
+        t(language, "report-recent-title", time="27.11–03.12"),
+        t(language, "report-totals", messages=10, words=120),
+        t(language, "report-active-days", days=3),
+        t(language, "report-correctness", correctness=88),  # (2400 + 4500 + 3600) / 120 = 87.5
+        t(language, "report-streak", streak=1, longest=6),
+        t(language, "report-recent-previous", words=50),
+    ]
+    # 120 words against 50 the 7 days before: +140 %, said of the 7 days, not of "last week".
+    assert Tip("report-tip-growth", {"count": 140}) in report.tips
+    assert t(language, "report-tip-growth-recent", count=140) in lines
+    assert t(language, "report-tip-growth", count=140) not in caption
+    assert t(language, "report-title", time="27.11–03.12") not in caption
+    # The calendar week's caption of the same figures keeps its own words.
+    assert render_caption(report, language).startswith(t(language, "report-title", time="27.11–03.12"))
+
+
+def test_the_last_7_days_caption_texts() -> None:
+    report = build_weekly_report(RECENT, [DayFigures(RECENT + dt.timedelta(days=6), 5, 20, 20, 1800)])
+    ru = render_caption(report, "ru", recent=True)
+    assert ru.startswith("📈 Последние 7 дней в Mluv: 27.11–03.12, включая сегодня\n✍️ 5 сообщений, 20 слов\n")
+    assert "за 7 дней до этого" not in ru  # no words before known: no comparison line
+    uk = render_caption(report, "uk", recent=True)
+    assert uk.startswith(
+        "📈 Останні 7 днів у Mluv: 27.11–03.12, разом із сьогоднішнім\n✍️ 5 повідомлень, 20 слів\n"
+    )
+    compared = dataclasses.replace(report, previous_words=0)
+    assert "📊 За 7 дней до этого: 0 слов" in render_caption(compared, "ru", recent=True)
+
+
+@pytest.mark.parametrize("language", ["ru", "uk"])
+def test_caption_of_7_empty_days(language: str) -> None:
+    caption = render_caption(build_weekly_report(RECENT, []), language, recent=True)
+    assert caption.split("\n")[:2] == [
+        t(language, "report-recent-title", time="27.11–03.12"),
+        t(language, "report-recent-empty"),
+    ]
+    assert t(language, "report-empty") not in caption
+
+
+@pytest.mark.parametrize("key", sorted(RECENT_TIP_KEYS))
+@pytest.mark.parametrize("language", ["ru", "uk"])
+def test_tips_about_last_week_have_a_7_day_wording(key: str, language: str) -> None:
+    args = {"words": 20, "count": 60}
+    week, recent = t(language, key, **args), t(language, RECENT_TIP_KEYS[key], **args)
+    assert recent != week and "7" in recent
+
+
 def test_unknown_words_and_missing_correctness_in_the_caption() -> None:
     report = build_weekly_report(MONDAY, [day(0, 1, 3, None)], [Mistake("unknown", "xqzvbn", None, 2)])
     caption = render_caption(report, "ru")
@@ -366,6 +498,35 @@ def test_chart_of_the_week_in_the_learners_language(language: str) -> None:
 def test_the_chart_differs_by_language() -> None:
     report = sample_report()
     assert weekly_chart_png(report, "ru") != weekly_chart_png(report, "uk")
+
+
+RECENT_TITLES = {"ru": "Слова за последние 7 дней", "uk": "Слова за останні 7 днів"}
+TODAY = {"ru": "сегодня", "uk": "сьогодні"}
+
+
+@pytest.mark.parametrize("language", ["ru", "uk"])
+def test_chart_of_the_last_7_days_marks_today(language: str) -> None:
+    report = build_weekly_report(RECENT, [DayFigures(RECENT + dt.timedelta(days=6), 5, 40)])
+    bars = chart_bars(report, language, recent=True)
+    # Wednesday 27.11 … Tuesday 03.12: the weekdays in order from the first day, today last.
+    assert [bar.label for bar in bars] == WEEKDAYS[language][2:] + WEEKDAYS[language][:2]
+    assert [bar.value for bar in bars] == [0, 0, 0, 0, 0, 0, 40]
+    assert [bar.sublabel for bar in bars] == [
+        "27.11",
+        "28.11",
+        "29.11",
+        "30.11",
+        "01.12",
+        "02.12",
+        TODAY[language],
+    ]
+    assert t(language, "chart-today") == TODAY[language]
+    assert [bar.sublabel for bar in chart_bars(report, language)][-1] == "03.12"  # a week: dates only
+    texts = chart_texts(bars, title=t(language, "chart-title-recent"))
+    assert texts[0] == RECENT_TITLES[language] and TODAY[language] in texts
+    png = weekly_chart_png(report, language, recent=True)
+    assert (read_png(png).width, read_png(png).height) == (800, 480)
+    assert png != weekly_chart_png(report, language)
 
 
 def test_chart_of_a_week_across_the_new_year() -> None:

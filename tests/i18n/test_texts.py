@@ -98,14 +98,17 @@ SAMPLES: dict[str, Any] = {
     "hour": 8,
     "items": "• dekuji → děkuji",
     "language": "uk",
+    "leaderboard": "off",
     "left": 2,
     "level": "intermediate",
     "limit": 4096,
     "longest": 12,
     "messages": 5,
+    "name": "Olga",
     "original": "dekuji",
     "preview": "Ahoj všichni! Zítra je svátek.",
     "queued": 3,
+    "rank": 3,
     "reminders": "on",
     "running": 1,
     "scheduled": 4,
@@ -284,10 +287,12 @@ def test_start_done_names_the_level(language: str, level: str, word: str) -> Non
 
 
 def test_settings_menu_selects_and_pads_the_hour() -> None:
-    menu = t("ru", "settings-menu", reminders="off", hour=7, timezone="Europe/Kyiv", language="uk")
+    kyiv = "Europe/Kyiv"
+    menu = t("ru", "settings-menu", reminders="off", leaderboard="on", hour=7, timezone=kyiv, language="uk")
     assert "выключены" in menu and "07:00" in menu and "Europe/Kyiv" in menu and "українська" in menu
-    menu = t("uk", "settings-menu", reminders="on", hour=19, timezone="Europe/Prague", language="ru")
-    assert "увімкнені" in menu and "19:00" in menu and "русский" in menu
+    assert "/top: показано" in menu
+    menu = t("uk", "settings-menu", reminders="on", leaderboard="off", hour=19, timezone="UTC", language="ru")
+    assert "увімкнені" in menu and "19:00" in menu and "русский" in menu and "/top: приховано" in menu
 
 
 def test_ukrainian_texts_have_no_russian_letters_and_vice_versa() -> None:

@@ -1,6 +1,7 @@
 """Analytics jobs on real PostgreSQL and Redis: daily statistics (set-based = per learner = a Python
 recomputation, on random data across timezones), idempotent re-runs, platform metrics and their 10/min
-limiter, and the weekly report delivered as a photo to a sandbox learner, once, from its cache."""
+limiter, the weekly report delivered as a photo to a sandbox learner, once, from its cache, and the report
+of the last 7 days (/report) with today's messages, sent once per day and message count, never stored."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ from mluv.domain.progress import (
     zone,
 )
 from mluv.domain.report_figures import WeeklyReport as Report
-from mluv.domain.reports import render_caption, weekly_chart_png
+from mluv.domain.reports import recent_period_start, render_caption, weekly_chart_png
 from mluv.domain.review import Correction, Review
 from mluv.i18n import t
 from mluv.jobs import InvalidJobArguments, JobContext, Queue, registry
@@ -58,6 +59,8 @@ from workers.analytics import (
     aggregate_platform_metrics,
     calculate_all_users_daily_stats,
     generate_weekly_report,
+    recent_report_key,
+    send_recent_report,
 )
 
 pytestmark = pytest.mark.integration
@@ -123,7 +126,7 @@ def analytics_worker(resources: Resources, queue: Queue, *, burst: bool) -> Work
     functions, so nothing is scheduled): other modules' crons and their catch-up at start stay out."""
     settings = resources.settings
     timeout = float(settings.fast_job_timeout if queue is Queue.FAST else settings.long_job_timeout)
-    jobs = (generate_weekly_report,)
+    jobs = (generate_weekly_report, send_recent_report)
     crons = (calculate_all_users_daily_stats, aggregate_platform_metrics)
     functions = [declared.arq_function(timeout) for declared in jobs if declared.queue is queue]
     functions += [arq_func(spec.run, name=spec.name) for spec in crons if spec.queue is queue]
@@ -371,6 +374,7 @@ async def test_cron_declarations() -> None:
         2024, 5, 1, 13, 30, tzinfo=UTC
     )
     assert registry.jobs["generate_weekly_report"] is generate_weekly_report
+    assert registry.jobs["send_recent_report"] is send_recent_report
 
 
 def test_job_ids_and_retry_policies() -> None:
@@ -384,11 +388,15 @@ def test_job_ids_and_retry_policies() -> None:
     monday = dt.date(2024, 11, 18)
     report = generate_weekly_report.validate(user_id=42, week_start=monday)
     assert generate_weekly_report.job_id_for(report) == "report:42:2024-11-18"
-    default = generate_weekly_report.job_id_for(generate_weekly_report.validate(user_id=42))
-    assert default == f"report:42:{previous_week_start(dt.datetime.now(UTC).date())}"
     with pytest.raises(InvalidJobArguments, match="Monday"):
         generate_weekly_report.validate(user_id=42, week_start=dt.date(2024, 11, 19))
+    with pytest.raises(InvalidJobArguments):  # a week is always named: /report sends the last 7 days
+        generate_weekly_report.validate(user_id=42)
     assert generate_weekly_report.retry.max_tries == 3
+    recent = send_recent_report.validate(user_id=42, today=dt.date(2024, 11, 20), messages=5)
+    assert send_recent_report.job_id_for(recent) == "recent-report:42:2024-11-20:5"
+    assert recent_report_key(dt.date(2024, 11, 20), 5) == "report:recent:2024-11-20:5"
+    assert (send_recent_report.queue, send_recent_report.retry.max_tries) == (Queue.FAST, 3)
 
 
 # --- platform metrics ---------------------------------------------------------------------------------
@@ -634,8 +642,8 @@ async def test_weekly_report_is_delivered_once_as_a_photo_and_then_reused(
 
     monkeypatch.setattr(analytics, "_compute_report", counting)
 
-    # What the bot's /report handler does.
-    await generate_weekly_report.enqueue(resources.pool, user_id=LEARNER)
+    # What the Monday cron does for last week.
+    await generate_weekly_report.enqueue(resources.pool, user_id=LEARNER, week_start=week)
     (photo,) = await sandbox.messages(LEARNER, wait_for=1, within=20)
     assert photo["method"] == "sendPhoto" and photo["photo_file_id"]
 
@@ -674,46 +682,33 @@ async def test_weekly_report_is_delivered_once_as_a_photo_and_then_reused(
     assert (png.width, png.height) == (800, 480)
     assert image == weekly_chart_png(report, "uk")  # drawn in the learner's language
 
-    # Asked again: no second photo and no recomputation; a pointer to the report instead.
-    second = await eventually(
-        lambda: generate_weekly_report.enqueue(resources.pool, user_id=LEARNER), what="re-enqueue"
-    )
-    assert second.job_id == f"report:{LEARNER}:{previous_week_start(dt.datetime.now(UTC).date())}"
-    records = await sandbox.messages(LEARNER, wait_for=2, within=20)
-    assert [r["method"] for r in records] == ["sendPhoto", "sendMessage"]
-    assert records[1]["text"] == t(
-        "uk", "report-already-sent", time=f"{week:%d.%m}–{week + dt.timedelta(days=6):%d.%m}"
-    )
-    assert records[1]["reply_to_message_id"] == photo["message_id"]
-    assert computed == [week]
-
     async def ledger() -> list[Any]:
         # The sandbox records a message before the job writes the ledger's final state: wait for it.
         async with resources.session_factory() as session:
             rows = (
                 await session.execute(select(Delivery.kind, Delivery.business_key, Delivery.status))
             ).all()
-        return list(rows) if all(status == "sent" for _, _, status in rows) else []
+        return list(rows) if rows and all(status == "sent" for _, _, status in rows) else []
 
-    deliveries = await eventually(ledger, what="both deliveries sent")
-    assert sorted(kind for kind, _, _ in deliveries) == ["weekly_report", "weekly_report_repeat"]
-    assert ("weekly_report", f"report:{week}", "sent") in deliveries
-    async with resources.session_factory() as session:
-        again = (await session.scalars(select(WeeklyReport))).one()
-    assert (again.id, again.created_at, again.data) == (stored.id, stored.created_at, stored.data)
+    assert await eventually(ledger, what="the delivery sent") == [("weekly_report", f"report:{week}", "sent")]
 
-    # The Monday cron asks for the same week explicitly: already delivered, nothing more is sent.
+    # The same week again (a retry, a caught-up tick, an operator): the stored report, already delivered,
+    # so nothing more is sent and nothing is recomputed.
     result = await generate_weekly_report.fn(
         job_context(resources, "generate_weekly_report"), user_id=LEARNER, week_start=week
     )
     assert (result["cached"], result["delivery"], result["duplicate"]) == (True, "sent", True)
-    assert "notice" not in result
-    assert len(await sandbox.messages(LEARNER)) == 2
+    assert computed == [week]
+    assert len(await sandbox.messages(LEARNER)) == 1
+    async with resources.session_factory() as session:
+        again = (await session.scalars(select(WeeklyReport))).one()
+    assert (again.id, again.created_at, again.data) == (stored.id, stored.created_at, stored.data)
 
 
 async def test_weekly_report_refusals(resources: Resources) -> None:
     ctx = job_context(resources, "generate_weekly_report")
-    assert await generate_weekly_report.fn(ctx, user_id=LEARNER) == {
+    last_week = previous_week_start(local_date(dt.datetime.now(UTC), "Pacific/Kiritimati"))
+    assert await generate_weekly_report.fn(ctx, user_id=LEARNER, week_start=last_week) == {
         "user_id": LEARNER,
         "skipped": "user not found",
     }
@@ -724,10 +719,92 @@ async def test_weekly_report_refusals(resources: Resources) -> None:
     assert result["skipped"] == "the week is not over yet"
     async with resources.session_factory.begin() as session:
         await session.execute(update(User).where(User.id == LEARNER).values(is_blocked=True, is_active=False))
-    result = await generate_weekly_report.fn(ctx, user_id=LEARNER)
+    result = await generate_weekly_report.fn(ctx, user_id=LEARNER, week_start=last_week)
     assert result["skipped"] == "the learner blocked the bot"
+    recent = job_context(resources, "send_recent_report")
+    today = local_date(dt.datetime.now(UTC), "Pacific/Kiritimati")
+    result = await send_recent_report.fn(recent, user_id=LEARNER, today=today, messages=0)
+    assert result["skipped"] == "the learner blocked the bot"
+    assert (await send_recent_report.fn(recent, user_id=1, today=today, messages=0))["skipped"] == (
+        "user not found"
+    )
     async with resources.session_factory() as session:
         assert await session.scalar(select(func.count(WeeklyReport.id))) == 0
+
+
+async def test_the_last_7_days_include_today_and_are_sent_once_per_message_count(stack: Stack) -> None:
+    resources, sandbox = stack.resources, stack.sandbox
+    now = dt.datetime.now(UTC)
+    today = local_date(now, KYIV)
+    first_day = recent_period_start(today)
+    start_of_today, _ = day_bounds(today, KYIV)
+
+    def noon(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(12), tzinfo=ZoneInfo(KYIV)).astimezone(UTC)
+
+    # Five messages today, up to now (the case reported: "no messages this week" right after writing),
+    # one three days ago, and one in the 7 days before the period (the comparison).
+    written = [(start_of_today + (now - start_of_today) * i / 5, 4, 100) for i in range(5)]
+    written += [
+        (noon(today - dt.timedelta(days=3)), 10, 50),
+        (noon(first_day - dt.timedelta(days=3)), 30, 90),
+    ]
+    async with resources.session_factory.begin() as session:
+        await session.execute(
+            insert(User).values(id=LEARNER, first_name="Olga", language="uk", timezone=KYIV)
+        )
+        await session.execute(
+            insert(Message),
+            [
+                {"user_id": LEARNER, "text": "x", "word_count": w, "correctness": c, "created_at": at}
+                for at, w, c in written
+            ],
+        )
+        await session.execute(
+            insert(Streak).values(user_id=LEARNER, current=2, longest=5, last_active_date=today)
+        )
+
+    ctx = job_context(resources, "send_recent_report")
+    result = await send_recent_report.fn(ctx, user_id=LEARNER, today=today, messages=6)
+    assert (result["messages"], result["delivery"], result["duplicate"]) == (6, "sent", False)
+    (photo,) = await sandbox.messages(LEARNER, wait_for=1, within=20)
+    assert photo["method"] == "sendPhoto" and photo["photo_file_id"]
+    caption = (photo["caption"] or "").split("\n")
+    # 5 × 4 words at 100 % and 10 words at 50 %: (2000 + 500) / 30 = 83.3 → 83.
+    assert caption[:6] == [
+        t("uk", "report-recent-title", time=f"{first_day:%d.%m}–{today:%d.%m}"),
+        t("uk", "report-totals", messages=6, words=30),
+        t("uk", "report-active-days", days=2),
+        t("uk", "report-correctness", correctness=83),
+        t("uk", "report-streak", streak=2, longest=5),
+        t("uk", "report-recent-previous", words=30),
+    ]
+    async with resources.session_factory() as session:
+        user = await session.get(User, LEARNER)
+        assert user is not None
+        report = await analytics._compute_report(session, user, first_day, today)
+    assert (report.days[-1].day, report.days[-1].messages, report.days[-1].words) == (today, 5, 20)
+    assert photo["caption"] == render_caption(report, "uk", recent=True)
+    file = await resources.bot.get_file(photo["photo_file_id"])
+    assert file.file_path is not None
+    downloaded = await resources.bot.download_file(file.file_path)
+    assert downloaded is not None and downloaded.read() == weekly_chart_png(report, "uk", recent=True)
+
+    # The same figures again (a retry, a second job): already delivered under the same key, not resent.
+    again = await send_recent_report.fn(ctx, user_id=LEARNER, today=today, messages=6)
+    assert (again["delivery"], again["duplicate"]) == ("sent", True)
+    # A new message: a new key, a fresh report.
+    async with resources.session_factory.begin() as session:
+        await session.execute(insert(Message).values(user_id=LEARNER, text="x", word_count=6, created_at=now))
+    fresh = await send_recent_report.fn(ctx, user_id=LEARNER, today=today, messages=7)
+    assert (fresh["messages"], fresh["duplicate"]) == (7, False)
+    records = await sandbox.messages(LEARNER, wait_for=2, within=20)
+    assert [r["method"] for r in records] == ["sendPhoto", "sendPhoto"]
+    assert t("uk", "report-totals", messages=7, words=36) in (records[1]["caption"] or "")
+    async with resources.session_factory() as session:
+        keys = (await session.scalars(select(Delivery.business_key).order_by(Delivery.id))).all()
+        assert await session.scalar(select(func.count(WeeklyReport.id))) == 0  # never stored
+    assert keys == [recent_report_key(today, 6), recent_report_key(today, 7)]
 
 
 def test_unknown_zone_names_fall_back_like_everywhere_else() -> None:

@@ -1,4 +1,5 @@
-"""/settings: reminders on/off, reminder hour, timezone and interface language, with inline keyboards.
+"""/settings: reminders on/off, the name on the /top leaderboard shown or hidden, reminder hour, timezone
+and interface language, with inline keyboards.
 
 The menu and its sub-menus are one message edited in place; every sub-menu has a Back button to the menu,
 and a choice returns to the menu with a short confirmation. The time zone is shown localized
@@ -33,18 +34,22 @@ def menu_text(user: User) -> str:
         user.language,
         "settings-menu",
         reminders="on" if user.reminders_enabled else "off",
+        leaderboard="on" if user.on_leaderboard else "off",
         hour=user.reminder_hour,
         timezone=timezone_name(user.language, user.timezone),
         language=user.language,
     )
 
 
+def menu_keyboard(user: User) -> InlineKeyboardMarkup:
+    return settings_keyboard(
+        user.language, reminders_enabled=user.reminders_enabled, on_leaderboard=user.on_leaderboard
+    )
+
+
 @router.message(Command("settings"))
 async def show_settings(message: Message, user: User) -> None:
-    await message.answer(
-        menu_text(user),
-        reply_markup=settings_keyboard(user.language, reminders_enabled=user.reminders_enabled),
-    )
+    await message.answer(menu_text(user), reply_markup=menu_keyboard(user))
 
 
 async def _show(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> None:
@@ -57,10 +62,7 @@ async def _back_to_menu(query: CallbackQuery, user: User, session: AsyncSession,
     await session.commit()  # stored before it is confirmed, so the confirmation is never untrue
     await query.answer(confirmation)
     if isinstance(query.message, Message):
-        await query.message.edit_text(
-            menu_text(user),
-            reply_markup=settings_keyboard(user.language, reminders_enabled=user.reminders_enabled),
-        )
+        await query.message.edit_text(menu_text(user), reply_markup=menu_keyboard(user))
 
 
 @router.callback_query(SettingsAction.filter(F.action == "menu"))
@@ -73,7 +75,7 @@ async def open_submenu(query: CallbackQuery, callback_data: SettingsAction, user
     elif callback_data.value == "lang":
         await _show(query, t(lang, "settings-language-prompt"), settings_language_keyboard(lang))
     else:  # "main": the Back button
-        await _show(query, menu_text(user), settings_keyboard(lang, reminders_enabled=user.reminders_enabled))
+        await _show(query, menu_text(user), menu_keyboard(user))
 
 
 @router.callback_query(SettingsAction.filter(F.action == "reminders"))
@@ -82,6 +84,15 @@ async def toggle_reminders(
 ) -> None:
     user.reminders_enabled = callback_data.value == "on"
     await _back_to_menu(query, user, session, t(user.language, f"settings-reminders-{callback_data.value}"))
+
+
+@router.callback_query(SettingsAction.filter(F.action == "leaderboard"))
+async def toggle_leaderboard(
+    query: CallbackQuery, callback_data: SettingsAction, user: User, session: AsyncSession
+) -> None:
+    user.on_leaderboard = callback_data.value == "on"
+    state = "on" if user.on_leaderboard else "off"
+    await _back_to_menu(query, user, session, t(user.language, f"settings-leaderboard-{state}"))
 
 
 @router.callback_query(SettingsAction.filter(F.action == "hour"))

@@ -1,5 +1,5 @@
 """/stats and /report: today, the last 7 days, the streak, the daily challenge, stars and the next milestone;
-the weekly report on demand."""
+the report of the last 7 days (today included) on demand."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from arq.connections import ArqRedis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mluv.db.analytics import stored_days
+from mluv.db.analytics import is_stored_day, period_totals, stored_days
 from mluv.db.learners import awarded_milestones, figures_for_day, streak_state
 from mluv.db.models import Delivery, DeliveryStatus, User
 from mluv.domain.progress import (
@@ -21,12 +21,11 @@ from mluv.domain.progress import (
     last_days,
     local_date,
     next_reward,
-    previous_week_start,
     streak_as_of,
 )
-from mluv.domain.reports import week_label
+from mluv.domain.reports import period_label, recent_period_start
 from mluv.i18n import t
-from workers.analytics import REPORT_KIND, generate_weekly_report
+from workers.analytics import RECENT_REPORT_KIND, recent_report_key, send_recent_report
 
 router = Router(name="stats")
 
@@ -37,7 +36,12 @@ async def stats(message: Message, session: AsyncSession, user: User, lang: str) 
     challenge (one line: progress, or done), stars and the next milestone the streak can still earn."""
     today = local_date(dt.datetime.now(dt.UTC), user.timezone)
     live = await figures_for_day(session, user, today)
-    week = await stored_days(session, user.id, *last_days(today)) + live
+    first, yesterday = last_days(today)
+    week = await stored_days(session, user.id, first, yesterday) + live
+    # The nightly run writes yesterday up to ~24 h after it ended (west of UTC the next night): till then
+    # it is counted live, so the week never misses it.
+    if not await is_stored_day(session, user.id, yesterday):
+        week += await figures_for_day(session, user, yesterday)
     streak = await streak_state(session, user.id)
     current = streak_as_of(streak, today)
     challenge = ChallengeProgress(done=live.messages, target=challenge_target(user.level))
@@ -67,15 +71,16 @@ async def stats(message: Message, session: AsyncSession, user: User, lang: str) 
     await message.answer("\n".join(lines))
 
 
-async def sent_report_message_id(session: AsyncSession, user: User, week: dt.date) -> int | None:
-    """The Telegram message id of `week`'s report if it was delivered to the learner, else None."""
-    # The same kind and business key generate_weekly_report sends under: a stored report that was never
-    # delivered (the learner had blocked the bot, a send failed) does not count as sent.
+async def sent_report_message_id(session: AsyncSession, user: User, business_key: str) -> int | None:
+    """The Telegram message id of the last 7 days' report under `business_key` if it was delivered to the
+    learner, else None."""
+    # The kind send_recent_report sends under: a report whose send failed (the learner had blocked the
+    # bot, Telegram refused) does not count as sent.
     sent = await session.execute(
         select(Delivery.telegram_message_id).where(
-            Delivery.kind == REPORT_KIND,
+            Delivery.kind == RECENT_REPORT_KIND,
             Delivery.recipient_id == user.id,
-            Delivery.business_key == f"report:{week.isoformat()}",
+            Delivery.business_key == business_key,
             Delivery.status == DeliveryStatus.SENT,
         )
     )
@@ -85,13 +90,19 @@ async def sent_report_message_id(session: AsyncSession, user: User, week: dt.dat
 
 @router.message(Command("report"))
 async def report(message: Message, session: AsyncSession, pool: ArqRedis, user: User, lang: str) -> None:
-    # The week the job picks: the last one over in the learner's time zone.
-    week = previous_week_start(local_date(dt.datetime.now(dt.UTC), user.timezone))
-    sent = await sent_report_message_id(session, user, week)
+    """The last 7 local days, today included up to now; asked again with no new message in them since,
+    one plain answer replying to the report already in the chat."""
+    today = local_date(dt.datetime.now(dt.UTC), user.timezone)
+    first_day = recent_period_start(today)
+    messages, _ = await period_totals(session, user.id, first_day, user.timezone)
+    # The same day and message count is the same report: its ledger key (see send_recent_report).
+    sent = await sent_report_message_id(session, user, recent_report_key(today, messages))
     if sent is not None:
         # Checked before enqueueing: one plain answer, no "preparing…" followed by "already above".
         reply = ReplyParameters(message_id=sent, allow_sending_without_reply=True) if sent else None
-        await message.answer(t(lang, "report-sent-before", time=week_label(week)), reply_parameters=reply)
+        label = period_label(first_day)
+        await message.answer(t(lang, "report-sent-before", time=label), reply_parameters=reply)
         return
-    await generate_weekly_report.enqueue(pool, user_id=user.id)
+    # "Preparing" first, so the photo can never arrive before it.
     await message.answer(t(lang, "report-queued"))
+    await send_recent_report.enqueue(pool, user_id=user.id, today=today, messages=messages)

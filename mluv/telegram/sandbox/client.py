@@ -27,6 +27,7 @@ class MessageRecord(TypedDict):
     method: str
     time: float
     iso: str
+    sent_at: float | None  # the limits' monotonic clock when a bot's send was let through
     text: str | None
     caption: str | None
     sent_text: str | None

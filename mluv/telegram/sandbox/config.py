@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -17,6 +18,9 @@ class LimitsConfig(BaseModel):
 
     Each limit is a token bucket: `rate` tokens per second refill up to `burst`; a send takes one token
     from the global bucket and one from its chat's bucket, or is answered 429 with `retry_after`.
+    With `global_window_seconds` the global limit is instead a strict sliding window: at most
+    `global_window_limit` sends in any window of that many seconds (a full bucket plus its refill lets
+    up to twice the rate through in one second; the window never does).
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -26,6 +30,8 @@ class LimitsConfig(BaseModel):
     global_per_second: float = Field(default=30.0, gt=0)
     # None: one second's worth (the whole rate may arrive at once).
     global_burst: float | None = Field(default=None, ge=1)
+    # Strict mode: None keeps the token bucket; seconds make the global limit a sliding window.
+    global_window_seconds: float | None = Field(default=None, gt=0)
     # Telegram: "avoid sending more than one message per second" to one chat; short bursts pass.
     private_per_second: float = Field(default=1.0, gt=0)
     private_burst: float = Field(default=3.0, ge=1)
@@ -39,6 +45,12 @@ class LimitsConfig(BaseModel):
     @property
     def effective_global_burst(self) -> float:
         return self.global_burst if self.global_burst is not None else max(1.0, self.global_per_second)
+
+    @property
+    def global_window_limit(self) -> int:
+        """Sends allowed in any one window in strict mode: the rate times the window, at least one."""
+        window = self.global_window_seconds or 1.0
+        return max(1, math.floor(self.global_per_second * window + 1e-9))
 
 
 class FaultsConfig(BaseModel):

@@ -1,10 +1,12 @@
-"""Token buckets for Telegram's send limits: pure, driven by an injectable monotonic clock."""
+"""Token buckets (and, in strict mode, a sliding window) for Telegram's send limits: pure, driven by an
+injectable monotonic clock."""
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from mluv.telegram.sandbox.config import LimitsConfig
@@ -51,18 +53,58 @@ class TokenBucket:
         return self.tokens >= self.burst - _EPSILON
 
 
+@dataclass(slots=True)
+class SlidingWindow:
+    """At most `limit` sends in any window of `seconds`: the times of the sends still inside it."""
+
+    limit: int
+    seconds: float
+    sent: deque[float]
+
+    @classmethod
+    def empty(cls, limit: int, seconds: float) -> SlidingWindow:
+        return cls(limit=limit, seconds=seconds, sent=deque())
+
+    def _slide(self, now: float) -> None:
+        # A send at s shares a window [t, t + seconds) with one at now only if s > now - seconds.
+        while self.sent and self.sent[0] <= now - self.seconds:
+            self.sent.popleft()
+
+    def wait_time(self, now: float) -> float:
+        """Seconds until the oldest send in the window leaves it (0 when a send may go now)."""
+        self._slide(now)
+        if len(self.sent) < self.limit:
+            return 0.0
+        return self.sent[len(self.sent) - self.limit] + self.seconds - now
+
+    def take(self, now: float) -> None:
+        self.sent.append(now)
+
+
+def busiest_window(times: Iterable[float], seconds: float = 1.0) -> int:
+    """The most sends in any window [t, t + seconds) over these send times (how strict mode counts)."""
+    ordered = sorted(times)
+    busiest = start = 0
+    for end, at in enumerate(ordered):
+        while ordered[start] <= at - seconds:
+            start += 1
+        busiest = max(busiest, end - start + 1)
+    return busiest
+
+
 def retry_after_seconds(wait: float) -> int:
     """Telegram's retry_after is a whole number of seconds, at least 1."""
     return max(1, math.ceil(wait - _EPSILON))
 
 
 class RateLimiter:
-    """The global bucket plus one bucket per chat (private: per second, group: per minute)."""
+    """The global bucket (or window, in strict mode) plus one bucket per chat (private: per second,
+    group: per minute)."""
 
     def __init__(self, config: LimitsConfig, clock: Clock = time.monotonic) -> None:
         self._clock = clock
         self._config = config
-        self._global = TokenBucket.full(config.global_per_second, config.effective_global_burst, clock())
+        self._global = self._global_limit(clock())
         self._chats: dict[int, TokenBucket] = {}
         self._acquired = 0
 
@@ -70,16 +112,23 @@ class RateLimiter:
     def config(self) -> LimitsConfig:
         return self._config
 
+    def now(self) -> float:
+        """The limits' clock: what acquire(chat_id, at) compares with."""
+        return self._clock()
+
+    def _global_limit(self, now: float) -> TokenBucket | SlidingWindow:
+        config = self._config
+        if config.global_window_seconds is not None:
+            return SlidingWindow.empty(config.global_window_limit, config.global_window_seconds)
+        return TokenBucket.full(config.global_per_second, config.effective_global_burst, now)
+
     def reconfigure(self, config: LimitsConfig) -> None:
         """New limits start with full buckets, as after a quiet period."""
         self._config = config
         self.reset()
 
     def reset(self) -> None:
-        now = self._clock()
-        self._global = TokenBucket.full(
-            self._config.global_per_second, self._config.effective_global_burst, now
-        )
+        self._global = self._global_limit(self._clock())
         self._chats.clear()
 
     def _chat_bucket(self, chat_id: int, now: float) -> TokenBucket:
@@ -93,11 +142,12 @@ class RateLimiter:
             bucket = self._chats[chat_id] = TokenBucket.full(rate, burst, now)
         return bucket
 
-    def acquire(self, chat_id: int) -> int:
-        """0 when the send may go now (tokens taken), else retry_after in seconds (nothing taken)."""
+    def acquire(self, chat_id: int, at: float | None = None) -> int:
+        """0 when the send may go now (tokens taken), else retry_after in seconds (nothing taken); `at`
+        is the limits' clock reading the caller records with the send (default: now)."""
         if not self._config.enabled:
             return 0
-        now = self._clock()
+        now = self._clock() if at is None else at
         chat = self._chat_bucket(chat_id, now)
         wait = max(chat.wait_time(now), self._global.wait_time(now))
         if wait > 0:

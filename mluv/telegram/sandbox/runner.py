@@ -102,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--global-per-second", type=float, default=None, help="global send limit (default 30)"
     )
+    parser.add_argument(
+        "--global-window-seconds",
+        type=float,
+        default=None,
+        help="strict mode: at most the global limit's sends in any window of this many seconds "
+        "(default: a token bucket)",
+    )
     parser.add_argument("--no-limits", action="store_true", help="turn Telegram's send limits off")
     parser.add_argument(
         "--latency-ms", type=float, default=0.0, help="latency added to every Bot API request"
@@ -113,6 +120,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     limits: dict[str, object] = {"enabled": not args.no_limits}
     if args.global_per_second is not None:
         limits["global_per_second"] = args.global_per_second
+    if args.global_window_seconds is not None:
+        limits["global_window_seconds"] = args.global_window_seconds
     return SandboxConfig.model_validate(
         {
             "auto_create_chats": not args.strict,

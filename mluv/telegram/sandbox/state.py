@@ -89,6 +89,8 @@ class RecordedMessage:
     deleted: bool = False
     original_text: str | None = None  # text/caption before the first edit
     original_caption: str | None = None
+    # The limits' (monotonic) clock when a bot's send was let through: rate windows are checked on it.
+    sent_at: float | None = None
 
     def __post_init__(self) -> None:
         self.original_text, self.original_caption = self.text, self.caption
@@ -101,6 +103,7 @@ class RecordedMessage:
             "method": self.method,
             "time": self.time,
             "iso": iso(self.time),
+            "sent_at": self.sent_at,
             "text": self.text,
             "caption": self.caption,
             "sent_text": self.sent_text,

@@ -56,8 +56,8 @@ start-welcome-back =
         } подряд.
     }
     Пиши мне по-чешски о чём угодно, а я проверю текст. Прогресс: /stats, настройки: /settings.
-# /report when the last finished week's report is already in the chat; $time: the week, e.g. 16.11–22.11
-report-sent-before = 📈 Отчёт за неделю { $time } я уже прислал, он выше в чате. Отчёт за текущую неделю будет готов в понедельник.
+# /report again with no new message since the report of the last 7 days (it is in the chat); $time: 27.11–03.12
+report-sent-before = 📈 Отчёт за последние 7 дней ({ $time }) я уже прислал, он выше в чате. С тех пор новых сообщений не было: напиши что-нибудь по-чешски, и новый /report это учтёт.
 # /settings: the Back button of every sub-menu, and the time zones the keyboard offers (the city)
 btn-back = ↩️ Назад
 tz-europe-prague = Прага
@@ -167,7 +167,7 @@ practice-write-in-czech = Я проверяю только текст на че�
 practice-about-bot =
     Я Mluv, бот для практики письменного чешского. Пиши мне по-чешски о чём угодно, а я отвечу: отмечу ошибки в диакритике, написании и частые грамматические ошибки (падеж после предлога, dva/dvě, род прилагательного, формы být) и покажу исправленный текст.
     /stats — статистика за сегодня и серия дней
-    /report — отчёт за неделю
+    /report — отчёт за последние 7 дней, включая сегодня
     /settings — напоминания, время, часовой пояс и язык подсказок
     /help — все команды
 
@@ -255,16 +255,31 @@ stats-next-milestone = 🏁 Ещё { $left } { $left ->
        *[many] дней
     }: +{ $stars } ★
 stats-milestones-done = 🏁 Все награды за серии уже получены!
-report-queued = 📈 Готовлю отчёт за неделю, пришлю через минуту.
+report-queued = 📈 Готовлю отчёт за последние 7 дней, включая сегодня, пришлю через минуту.
+
+## /top
+
+top-title = 🏆 Рейтинг недели: кто больше всех написал по-чешски за последние 7 дней
+# One place; $rank: the place; $name: the first name; $words, $messages: already counted, e.g. 12 слов, 3 сообщения
+top-line = { $rank }. { $name }: { $words }, { $messages }
+top-line-you = 👉 { $rank }. { $name } (это ты): { $words }, { $messages }
+top-no-name = Без имени
+top-empty = 🏆 Рейтинг недели пока пуст: за последние 7 дней ещё никто не написал по-чешски.
+top-not-yet = Тебя пока нет в рейтинге. Он обновляется раз в час: напиши что-нибудь по-чешски, и после обновления ты в нём появишься.
+top-hidden = 🙈 Твоё имя не показывается в рейтинге. Вернуть его можно в /settings.
 
 ## /settings
 
-# $reminders: on or off; $hour: 0-23 (int); $timezone: the localized zone, e.g. Прага (UTC+1); $language: ru or uk
+# $reminders: on or off; $leaderboard: on (the name shown on /top) or off; $hour: 0-23 (int); $timezone: the localized zone, e.g. Прага (UTC+1); $language: ru or uk
 settings-menu =
     ⚙️ Настройки
     🔔 Напоминания: { $reminders ->
         [on] включены
        *[off] выключены
+    }
+    🏆 Имя в рейтинге /top: { $leaderboard ->
+        [on] показано
+       *[off] скрыто
     }
     ⏰ Время напоминания: { NUMBER($hour, minimumIntegerDigits: 2) }:00
     🌍 Часовой пояс: { $timezone }
@@ -274,6 +289,8 @@ settings-menu =
     }
 settings-reminders-on = 🔔 Напоминания включены.
 settings-reminders-off = 🔕 Напоминания выключены. Включить их снова можно в /settings.
+settings-leaderboard-on = 🏆 Твоё имя снова будет в рейтинге /top (он обновляется раз в час).
+settings-leaderboard-off = 🙈 Твоё имя больше не показывается в рейтинге /top. Вернуть его можно в /settings.
 settings-hour-prompt = ⏰ Во сколько напоминать? Выбери час по своему часовому поясу.
 settings-hour-set = ⏰ Буду напоминать в { NUMBER($hour, minimumIntegerDigits: 2) }:00.
 settings-hour-invalid = Час должен быть числом от 0 до 23, например 18.
@@ -291,7 +308,8 @@ help =
 
     /start — начать заново и выбрать уровень
     /stats — статистика за сегодня и серия дней
-    /report — отчёт за неделю
+    /report — отчёт за последние 7 дней, включая сегодня
+    /top — рейтинг недели
     /settings — напоминания, время, часовой пояс и язык
     /help — эта справка
 unknown-command = Не знаю такой команды 🤔 Все команды есть в /help.
@@ -353,6 +371,18 @@ broadcast-confirmed = ✅ Рассылка запущена: { $count } { $count
        *[many] получателей
     } в очереди.
 broadcast-cancelled = ❌ Рассылка отменена.
+# $count: characters in the whole text
+broadcast-preview-shortened = ✂️ Превью сокращено, чтобы поместиться в одно сообщение; уйдёт весь текст ({ $count } { $count ->
+        [one] символ
+        [few] символа
+       *[many] символов
+    }).
+# $count: minutes a draft can be confirmed
+broadcast-expired = ⌛ Этот черновик старше { $count } { $count ->
+        [one] минуты
+        [few] минут
+       *[many] минут
+    } и уже не будет отправлен. Чтобы разослать его, отправь /broadcast с текстом ещё раз.
 schedule-usage = Запланировать пост: /schedule ГГГГ-ММ-ДД ЧЧ:ММ текст (время по UTC). Например: /schedule 2026-12-01 09:00 Dobré ráno!
 # $time: e.g. 2026-12-01 09:00
 schedule-done = 🗓 Запланировано на { $time } UTC.
@@ -367,6 +397,8 @@ jobs-summary =
 
 btn-reminders-on = 🔔 Включить напоминания
 btn-reminders-off = 🔕 Выключить напоминания
+btn-leaderboard-on = 🏆 Показывать меня в рейтинге
+btn-leaderboard-off = 🙈 Скрыть меня из рейтинга
 btn-hour = ⏰ Время
 btn-timezone = 🌍 Часовой пояс
 btn-language = 🗣 Язык
@@ -379,7 +411,8 @@ btn-cancel = ❌ Отмена
 
 command-start = начать и выбрать уровень
 command-stats = статистика за сегодня
-command-report = отчёт за неделю
+command-report = отчёт за последние 7 дней
+command-top = рейтинг недели
 command-settings = напоминания, время, язык
 command-help = справка
 
@@ -451,12 +484,27 @@ report-tip-streak = • Серия { $streak } { $streak ->
        *[many] дней
     } подряд. Не прерывай её!
 report-tip-keep-going = • Продолжай в том же духе: немного чешского каждый день.
-# Sent when the learner asks for a report that was already delivered; $time: the week, e.g. 16.11–22.11
-report-already-sent = 📈 Отчёт за неделю { $time } уже выше ↑ Следующий появится, когда закончится эта неделя.
+# The caption of /report: the last 7 local days, today included. $time: e.g. 27.11–03.12
+report-recent-title = 📈 Последние 7 дней в Mluv: { $time }, включая сегодня
+report-recent-empty = За последние 7 дней сообщений не было. Напиши что-нибудь по-чешски, и отчёт оживёт!
+# $words: the words of the 7 days before the report's 7 days
+report-recent-previous = 📊 За 7 дней до этого: { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слов
+    }
+# As report-tip-comeback and report-tip-growth, for the last 7 days; $count: the 7 days before
+report-tip-comeback-recent = • За эти 7 дней { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слов
+    } против { $count } за 7 дней до этого. Выдели 10 минут в день, и темп вернётся.
+report-tip-growth-recent = • На { $count }% больше слов, чем за 7 дней до этого. Так держать!
 
 ## Weekly report chart (the picture: its title and the weekday under each bar)
 
 chart-title = Слова за неделю
+chart-title-recent = Слова за последние 7 дней
 chart-weekday-mon = Пн
 chart-weekday-tue = Вт
 chart-weekday-wed = Ср
@@ -464,6 +512,8 @@ chart-weekday-thu = Чт
 chart-weekday-fri = Пт
 chart-weekday-sat = Сб
 chart-weekday-sun = Вс
+# Under today's bar of the last 7 days, instead of its date
+chart-today = сегодня
 
 ## Broadcast progress
 

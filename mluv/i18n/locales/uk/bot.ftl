@@ -56,8 +56,8 @@ start-welcome-back =
         } поспіль.
     }
     Пиши мені чеською про що завгодно, а я перевірю текст. Прогрес: /stats, налаштування: /settings.
-# /report when the last finished week's report is already in the chat; $time: the week, e.g. 16.11–22.11
-report-sent-before = 📈 Звіт за тиждень { $time } я вже надіслав, він вище в чаті. Звіт за поточний тиждень буде готовий у понеділок.
+# /report again with no new message since the report of the last 7 days (it is in the chat); $time: 27.11–03.12
+report-sent-before = 📈 Звіт за останні 7 днів ({ $time }) я вже надіслав, він вище в чаті. Відтоді нових повідомлень не було: напиши щось чеською, і новий /report це врахує.
 # /settings: the Back button of every sub-menu, and the time zones the keyboard offers (the city)
 btn-back = ↩️ Назад
 tz-europe-prague = Прага
@@ -167,7 +167,7 @@ practice-write-in-czech = Я перевіряю лише текст чесько
 practice-about-bot =
     Я Mluv, бот для практики письмової чеської. Пиши мені чеською про що завгодно, а я відповім: позначу помилки в діакритиці, написанні й часті граматичні помилки (відмінок після прийменника, dva/dvě, рід прикметника, форми být) і покажу виправлений текст.
     /stats — статистика за сьогодні та серія днів
-    /report — звіт за тиждень
+    /report — звіт за останні 7 днів, разом із сьогоднішнім
     /settings — нагадування, час, часовий пояс і мова підказок
     /help — усі команди
 
@@ -255,16 +255,31 @@ stats-next-milestone = 🏁 Ще { $left } { $left ->
        *[many] днів
     }: +{ $stars } ★
 stats-milestones-done = 🏁 Усі нагороди за серії вже отримано!
-report-queued = 📈 Готую звіт за тиждень, надішлю за хвилину.
+report-queued = 📈 Готую звіт за останні 7 днів, разом із сьогоднішнім, надішлю за хвилину.
+
+## /top
+
+top-title = 🏆 Рейтинг тижня: хто найбільше написав чеською за останні 7 днів
+# One place; $rank: the place; $name: the first name; $words, $messages: already counted, e.g. 12 слів, 3 повідомлення
+top-line = { $rank }. { $name }: { $words }, { $messages }
+top-line-you = 👉 { $rank }. { $name } (це ти): { $words }, { $messages }
+top-no-name = Без імені
+top-empty = 🏆 Рейтинг тижня поки порожній: за останні 7 днів ще ніхто не написав чеською.
+top-not-yet = Тебе поки немає в рейтингу. Він оновлюється щогодини: напиши щось чеською, і після оновлення ти в ньому з'явишся.
+top-hidden = 🙈 Твоє ім'я не показується в рейтингу. Повернути його можна в /settings.
 
 ## /settings
 
-# $reminders: on or off; $hour: 0-23 (int); $timezone: the localized zone, e.g. Прага (UTC+1); $language: ru or uk
+# $reminders: on or off; $leaderboard: on (the name shown on /top) or off; $hour: 0-23 (int); $timezone: the localized zone, e.g. Прага (UTC+1); $language: ru or uk
 settings-menu =
     ⚙️ Налаштування
     🔔 Нагадування: { $reminders ->
         [on] увімкнені
        *[off] вимкнені
+    }
+    🏆 Ім'я в рейтингу /top: { $leaderboard ->
+        [on] показано
+       *[off] приховано
     }
     ⏰ Час нагадування: { NUMBER($hour, minimumIntegerDigits: 2) }:00
     🌍 Часовий пояс: { $timezone }
@@ -274,6 +289,8 @@ settings-menu =
     }
 settings-reminders-on = 🔔 Нагадування увімкнено.
 settings-reminders-off = 🔕 Нагадування вимкнено. Увімкнути їх знову можна в /settings.
+settings-leaderboard-on = 🏆 Твоє ім'я знову буде в рейтингу /top (він оновлюється щогодини).
+settings-leaderboard-off = 🙈 Твоє ім'я більше не показується в рейтингу /top. Повернути його можна в /settings.
 settings-hour-prompt = ⏰ О котрій нагадувати? Обери годину за своїм часовим поясом.
 settings-hour-set = ⏰ Нагадуватиму о { NUMBER($hour, minimumIntegerDigits: 2) }:00.
 settings-hour-invalid = Година має бути числом від 0 до 23, наприклад 18.
@@ -291,7 +308,8 @@ help =
 
     /start — почати спочатку й обрати рівень
     /stats — статистика за сьогодні та серія днів
-    /report — звіт за тиждень
+    /report — звіт за останні 7 днів, разом із сьогоднішнім
+    /top — рейтинг тижня
     /settings — нагадування, час, часовий пояс і мова
     /help — ця довідка
 unknown-command = Не знаю такої команди 🤔 Усі команди є в /help.
@@ -353,6 +371,18 @@ broadcast-confirmed = ✅ Розсилку запущено: { $count } { $count
        *[many] отримувачів
     } у черзі.
 broadcast-cancelled = ❌ Розсилку скасовано.
+# $count: characters in the whole text
+broadcast-preview-shortened = ✂️ Попередній перегляд скорочено, щоб він помістився в одне повідомлення; надіслано буде весь текст ({ $count } { $count ->
+        [one] символ
+        [few] символи
+       *[many] символів
+    }).
+# $count: minutes a draft can be confirmed
+broadcast-expired = ⌛ Цій чернетці понад { $count } { $count ->
+        [one] хвилину
+        [few] хвилини
+       *[many] хвилин
+    }, її вже не буде надіслано. Щоб розіслати її, надішли /broadcast із текстом ще раз.
 schedule-usage = Запланувати допис: /schedule РРРР-ММ-ДД ГГ:ХХ текст (час за UTC). Наприклад: /schedule 2026-12-01 09:00 Dobré ráno!
 # $time: e.g. 2026-12-01 09:00
 schedule-done = 🗓 Заплановано на { $time } UTC.
@@ -367,6 +397,8 @@ jobs-summary =
 
 btn-reminders-on = 🔔 Увімкнути нагадування
 btn-reminders-off = 🔕 Вимкнути нагадування
+btn-leaderboard-on = 🏆 Показувати мене в рейтингу
+btn-leaderboard-off = 🙈 Приховати мене з рейтингу
 btn-hour = ⏰ Час
 btn-timezone = 🌍 Часовий пояс
 btn-language = 🗣 Мова
@@ -379,7 +411,8 @@ btn-cancel = ❌ Скасувати
 
 command-start = почати й обрати рівень
 command-stats = статистика за сьогодні
-command-report = звіт за тиждень
+command-report = звіт за останні 7 днів
+command-top = рейтинг тижня
 command-settings = нагадування, час, мова
 command-help = довідка
 
@@ -451,12 +484,27 @@ report-tip-streak = • Серія { $streak } { $streak ->
        *[many] днів
     } поспіль. Не переривай її!
 report-tip-keep-going = • Продовжуй у тому ж дусі: трохи чеської щодня.
-# Sent when the learner asks for a report that was already delivered; $time: the week, e.g. 16.11–22.11
-report-already-sent = 📈 Звіт за тиждень { $time } уже вище ↑ Наступний з'явиться, коли закінчиться цей тиждень.
+# The caption of /report: the last 7 local days, today included. $time: e.g. 27.11–03.12
+report-recent-title = 📈 Останні 7 днів у Mluv: { $time }, разом із сьогоднішнім
+report-recent-empty = За останні 7 днів повідомлень не було. Напиши щось чеською, і звіт оживе!
+# $words: the words of the 7 days before the report's 7 days
+report-recent-previous = 📊 За 7 днів до цього: { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слів
+    }
+# As report-tip-comeback and report-tip-growth, for the last 7 days; $count: the 7 days before
+report-tip-comeback-recent = • За ці 7 днів { $words } { $words ->
+        [one] слово
+        [few] слова
+       *[many] слів
+    } проти { $count } за 7 днів до цього. Виділи 10 хвилин на день, і темп повернеться.
+report-tip-growth-recent = • На { $count }% більше слів, ніж за 7 днів до цього. Так тримати!
 
 ## Weekly report chart (the picture: its title and the weekday under each bar)
 
 chart-title = Слова за тиждень
+chart-title-recent = Слова за останні 7 днів
 chart-weekday-mon = Пн
 chart-weekday-tue = Вт
 chart-weekday-wed = Ср
@@ -464,6 +512,8 @@ chart-weekday-thu = Чт
 chart-weekday-fri = Пт
 chart-weekday-sat = Сб
 chart-weekday-sun = Нд
+# Under today's bar of the last 7 days, instead of its date
+chart-today = сьогодні
 
 ## Broadcast progress
 

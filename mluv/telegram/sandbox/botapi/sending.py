@@ -162,7 +162,8 @@ class SendingMethods:
     ) -> JSON:
         """The checked send, delivered: rate-limited, then the Message (`content` and the inline keyboard)
         recorded in the chat and returned."""
-        retry_after = self.limiter.acquire(chat.id)
+        sent_at = self.limiter.now()
+        retry_after = self.limiter.acquire(chat.id, sent_at)
         if retry_after:
             raise too_many_requests(retry_after)
         message: JSON = {
@@ -197,6 +198,7 @@ class SendingMethods:
                 link_preview_options=link_preview_options,
                 disable_notification=call.params.flag("disable_notification"),
                 photo_file_id=photo_file_id,
+                sent_at=sent_at,
             ),
         )
         self._on_message()
