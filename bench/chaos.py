@@ -45,6 +45,9 @@ BOT_TOKEN (bench/chaos_common.py CHAOS_BOT_TOKEN, accepted by the sandbox). Scen
   against a baseline broadcast without the flood: lost / duplicated 0, the throttle (3 per 3 s) lets at
   most its share through, no 429 on the flooder's chat pauses every sender, and the others get the
   broadcast at ≥ half the baseline rate (the flood's own CPU competes with the workers on 2 cores).
+- pgbouncer-transaction (bench/chaos_pgbouncer.py): PgBouncer in transaction mode in front of the database,
+  every process through it (DATABASE_POOLER=pgbouncer-transaction): a broadcast to 500 learners, 20
+  messages reviewed, the crons; lost / duplicated 0 and no prepared-statement error in any process log.
 - broadcast-requested-10x: the admin's Confirm tapped 10 times at once (10 callback updates through the
   webhook) and 10 concurrent enqueues of the same broadcast: one broadcast, its job run once, every
   learner exactly one message.
@@ -111,6 +114,7 @@ from bench.chaos_common import (
     wait_sent,
 )
 from bench.chaos_faults import FAULT_SCENARIOS
+from bench.chaos_pgbouncer import PGBOUNCER_SCENARIOS
 from bench.chaos_security import SECURITY_SCENARIOS, TOKEN_GREP
 from bench.common import bench_redis_url, write_result
 from mluv.db.models import CronRun
@@ -413,6 +417,7 @@ SCENARIOS: dict[str, tuple[Scenario, float]] = {
     "daily-catch-up": (daily_catch_up, 45.0),
     "drop-2-percent": (drop_2_percent, 45.0),
     **FAULT_SCENARIOS,
+    **PGBOUNCER_SCENARIOS,
     **SECURITY_SCENARIOS,
     **TOKEN_GREP,  # last: it searches the logs every other scenario wrote
 }

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from mluv.db.maintenance import MATERIALIZED_VIEWS
 from mluv.db.models import Base
+from mluv.db.session import no_statement_reuse
 from mluv.settings import get_settings, normalise_database_url
 
 config = context.config
@@ -77,7 +78,8 @@ async def run_async_migrations() -> None:
     engine = create_async_engine(
         database_url(),
         poolclass=pool.NullPool,
-        connect_args={"server_settings": {"application_name": "mluv-migrations"}},
+        # Without statement reuse migrations also run through transaction-mode PgBouncer (one-off: no cost).
+        connect_args={"server_settings": {"application_name": "mluv-migrations"}, **no_statement_reuse()},
     )
     try:
         async with engine.connect() as connection:

@@ -80,7 +80,9 @@ class Resources:
     async def create(cls, settings: Settings) -> Resources:
         if not settings.database_url or not settings.redis_url:
             raise RuntimeError("Resources need DATABASE_URL and REDIS_URL (see with_service_urls)")
-        engine = create_engine(settings.database_url)
+        engine = create_engine(
+            settings.database_url, pool_size=settings.database_pool_size, pooler=settings.database_pooler
+        )
         pool = await create_arq_pool(settings.redis_url)
         session_factory = create_session_factory(engine)
         bot = create_bot(settings)

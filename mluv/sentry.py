@@ -9,7 +9,8 @@ message, tags and extra data, with the exception and its stack trace. arq's inte
 standalone worker initialises Sentry in on_startup, after arq wrapped its functions, and the framework's
 `job failed` line already reports every job failure once (arq's own failure line is ignored for the same
 reason). Every event and breadcrumb is scrubbed: the bot token and every configured secret are redacted
-from every string, cookies and authorization headers are dropped.
+from every string, cookies and authorization headers are dropped. Stack frames carry no local variables
+(they hold learners' texts) and request bodies are never sent.
 """
 
 from __future__ import annotations
@@ -125,6 +126,8 @@ def init_sentry(settings: Settings, *, component: str, transport: Any = None) ->
         server_name=None,
         # Request bodies are learners' messages (webhook): never sent.
         max_request_body_size="never",
+        # Frames' local variables hold learners' texts and secrets: stack traces carry code lines only.
+        include_local_variables=False,
         traces_sample_rate=0.0,
         before_send=before_send,
         before_breadcrumb=before_breadcrumb,

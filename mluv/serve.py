@@ -17,6 +17,7 @@ from aiohttp import web
 import workers  # noqa: F401 - the catalogue: importing it registers every job the in-process workers run
 from mluv.bot.dispatcher import create_dispatcher
 from mluv.bot.runner import BotRunner
+from mluv.db.budget import check_connection_budget
 from mluv.db.migrate import upgrade
 from mluv.logs import get_logger
 from mluv.resources import Resources, with_service_urls
@@ -66,6 +67,7 @@ async def serve(settings: Settings, *, migrate: bool = True, stop: asyncio.Event
             log.info("database migrated")
         resources = await Resources.create(settings)
         stack.push_async_callback(resources.close)
+        await check_connection_budget(resources.engine, settings)
         runner = BotRunner(create_dispatcher(resources), resources.bot, settings)
         app = create_app(resources)
         runner.register_webhook_route(app)

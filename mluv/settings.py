@@ -25,6 +25,13 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class DatabasePooler(StrEnum):
+    """What DATABASE_URL points at: PostgreSQL (or a session-mode pooler), or transaction-mode PgBouncer."""
+
+    NONE = "none"
+    PGBOUNCER_TRANSACTION = "pgbouncer-transaction"
+
+
 class SettingsError(ValueError):
     """Configuration is invalid; the message names each offending environment variable."""
 
@@ -32,6 +39,8 @@ class SettingsError(ValueError):
 # Values copied from examples that must never reach production.
 PLACEHOLDER_SECRETS = frozenset({"changethis", "changeme", "change-me", "secret", "password", "token", "xxx"})
 BOT_TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
+# DASHBOARD_TOKEN and METRICS_TOKEN, in every environment: `secrets.token_urlsafe(32)` gives 43 characters.
+MIN_TOKEN_LENGTH = 32
 PASSWORD_HASH_RE = re.compile(r"scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_=-]+\$[A-Za-z0-9_=-]+")
 
 DEFAULT_LLM_BASE_URL = "https://api.openai.com/v1"
@@ -125,6 +134,13 @@ class Settings(BaseSettings):
 
     # Services; unset in development means "start embedded servers" (see mluv.embedded).
     database_url: str | None = None
+    # PgBouncer in transaction mode needs asyncpg without statement reuse (docs/operations.md, "Connection
+    # poolers and the connection budget"); explicit, because nothing in a URL proves which mode a pooler runs.
+    database_pooler: DatabasePooler = DatabasePooler.NONE
+    # Each process keeps this many connections open, plus as many again in bursts (SQLAlchemy's overflow).
+    database_pool_size: int = Field(default=10, ge=1, le=500)
+    # Processes sharing the database (fly.io: web, worker, longworker), for the start-up budget check.
+    database_processes: int = Field(default=3, ge=1, le=10_000)
     redis_url: str | None = None
     data_dir: Path = Path(".mluv")
 
@@ -317,20 +333,31 @@ class Settings(BaseSettings):
         for name, secret in secrets.items():
             if secret is not None and secret.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
                 raise ValueError(f"{name.upper()}: is a placeholder value; set a real secret")
+        for name in ("dashboard_token", "metrics_token"):
+            secret = getattr(self, name)
+            if secret is not None and len(secret.get_secret_value()) < MIN_TOKEN_LENGTH:
+                raise ValueError(
+                    f"{name.upper()}: must be at least {MIN_TOKEN_LENGTH} characters "
+                    "(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+                )
         if self.environment is Environment.PRODUCTION:
+            # Webhook only: two machines long polling take turns getting 409 Conflict from getUpdates.
             missing = [
                 name.upper()
-                for name in ("bot_token", "database_url", "redis_url")
+                for name in ("bot_token", "database_url", "redis_url", "webhook_url", "webhook_secret")
                 if getattr(self, name) is None
             ]
-            if self.webhook_url and self.webhook_secret is None:
-                missing.append("WEBHOOK_SECRET")
             if missing:
                 raise ValueError(f"{', '.join(missing)}: required in production")
-            llm = urlsplit(self.llm_base_url)
-            # The learner's text and the API key travel in the request: only loopback may skip TLS.
-            if llm.scheme != "https" and not is_loopback_host(llm.hostname):
-                raise ValueError("LLM_BASE_URL: must be https:// in production (unless it is loopback)")
+            # The bot token is part of every Bot API URL, the LLM key of every request: only loopback may
+            # skip TLS.
+            for variable, url in (
+                ("TELEGRAM_API_BASE", self.telegram_api_base),
+                ("LLM_BASE_URL", self.llm_base_url),
+            ):
+                parts = urlsplit(url or "https://")
+                if parts.scheme != "https" and not is_loopback_host(parts.hostname):
+                    raise ValueError(f"{variable}: must be https:// in production (unless it is loopback)")
         if self.webhook_secret is not None and not re.fullmatch(
             r"[A-Za-z0-9_-]{1,256}", self.webhook_secret.get_secret_value()
         ):

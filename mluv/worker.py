@@ -17,6 +17,7 @@ from typing import Any
 
 from arq.worker import get_kwargs
 
+from mluv.db.budget import check_connection_budget
 from mluv.domain.review import warm_up
 from mluv.jobs.queues import Queue
 from mluv.jobs.run import CTX_RESOURCES
@@ -58,6 +59,7 @@ async def on_startup(ctx: dict[str, Any]) -> None:
             init_sentry(settings, component="worker")
         ctx[CTX_RESOURCES] = await Resources.create(settings)
         ctx[CTX_OWNS_RESOURCES] = True
+        await check_connection_budget(ctx[CTX_RESOURCES].engine, settings)
         if settings.worker_health_port:
             from mluv.web.health import start_worker_health_server
 

@@ -65,10 +65,16 @@ def test_ports_agree_with_settings_and_the_image() -> None:
     health_port = int(FLY["env"]["WORKER_HEALTH_PORT"])
     for check in FLY["checks"].values():
         assert check["port"] == health_port
-    assert {path for check in FLY["http_service"]["checks"] for path in [check["path"]]} == {
-        "/healthz",
-        "/readyz",
-    }
+
+
+def test_the_web_check_is_liveness_and_every_worker_machine_has_its_own() -> None:
+    # /readyz fails without a worker heartbeat: as fly's web check it took the webhook out of routing.
+    assert [check["path"] for check in FLY["http_service"]["checks"]] == ["/healthz"]
+    assert FLY["http_service"]["processes"] == ["web"]
+    worker_groups = {name for name, command in FLY["processes"].items() if "mluv worker" in command}
+    checked = {group for check in FLY["checks"].values() for group in check["processes"]}
+    assert worker_groups == {"worker", "longworker"} and checked == worker_groups
+    assert all(check["path"] == "/healthz" for check in FLY["checks"].values())
 
 
 def test_image_installs_from_the_lock_file_like_the_test_command() -> None:

@@ -16,7 +16,7 @@ from sentry_sdk.transport import Transport
 from mluv.jobs.queues import Queue
 from mluv.jobs.retry import NO_RETRY
 from mluv.jobs.run import CTX_RESOURCES, execute
-from mluv.logs import configure_logging
+from mluv.logs import configure_logging, get_logger
 from mluv.sentry import before_send, init_sentry
 from mluv.settings import Settings
 from tests.web.conftest import BOT_TOKEN
@@ -89,6 +89,31 @@ async def test_a_job_failure_reaches_sentry_with_job_context_and_no_secret(
     assert exception["stacktrace"]["frames"], "the stack trace is attached"
     assert BOT_TOKEN not in json.dumps(transport.events, default=str)
     assert len(transport.events) == 1, [e.get("logentry") for e in transport.events]
+
+
+@pytest.mark.parametrize("via", ["capture_exception", "error_log_line"])
+def test_stack_frames_carry_no_local_variables(settings: Settings, sentry_reset: None, via: str) -> None:
+    transport = CapturingTransport()
+    configured = settings.model_copy(update={"sentry_dsn": SecretStr(FAKE_DSN)})
+    configure_logging(level="INFO", json=True, secrets=configured.secret_values())
+    init_sentry(configured, component="web", transport=transport)
+    learner_text = "Dnes jsem byl v Praze s babičkou"  # what a handler's frame holds
+
+    def review(text: str) -> None:
+        raise ValueError("review failed")
+
+    try:
+        review(learner_text)
+    except ValueError as error:
+        if via == "capture_exception":
+            sentry_sdk.capture_exception(error)
+        else:
+            get_logger("tests.sentry").error("handler failed", exc_info=error)
+    sentry_sdk.flush()
+    (event,) = transport.events
+    frames = event["exception"]["values"][0]["stacktrace"]["frames"]
+    assert frames and not any("vars" in frame for frame in frames)
+    assert learner_text not in json.dumps(event, default=str)
 
 
 def test_before_send_drops_credentials_and_redacts_tokens() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from mluv.settings import (
+    MIN_TOKEN_LENGTH,
     Environment,
     Settings,
     SettingsError,
@@ -19,9 +20,18 @@ from mluv.settings import (
 
 BOT_TOKEN = "123456789:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-ms"
 WEBHOOK_SECRET = "wh-Secret_0123456789"
-DASHBOARD_TOKEN = "dash-token-value-42"
+DASHBOARD_TOKEN = "dash-token-value-42-0123456789abcdef"
 DSN_PASSWORD = "hunter22"
 REDIS_PASSWORD = "redis-pw-77"
+# The least a production configuration needs.
+PRODUCTION: dict[str, Any] = {
+    "environment": "production",
+    "bot_token": BOT_TOKEN,
+    "database_url": "postgres://u:p@db/mluv",
+    "redis_url": "redis://cache:6379/0",
+    "webhook_url": "https://bot.example.com/telegram/webhook",
+    "webhook_secret": WEBHOOK_SECRET,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -122,7 +132,7 @@ def test_blank_service_url_means_unset(variable: str, blank: str) -> None:
 
 
 def test_blank_service_urls_count_as_missing_in_production() -> None:
-    message = error_of(environment="production", bot_token=BOT_TOKEN, database_url="  ", redis_url="\n")
+    message = error_of(**PRODUCTION | {"database_url": "  ", "redis_url": "\n"})
     assert "  DATABASE_URL, REDIS_URL: required in production" in message.splitlines()
 
 
@@ -293,18 +303,27 @@ def test_placeholder_bot_token_refused() -> None:
 def test_production_requires_services_in_one_message() -> None:
     message = error_of(environment="production")
     lines = message.splitlines()
-    assert lines == ["Invalid configuration:", "  BOT_TOKEN, DATABASE_URL, REDIS_URL: required in production"]
+    assert lines == [
+        "Invalid configuration:",
+        "  BOT_TOKEN, DATABASE_URL, REDIS_URL, WEBHOOK_URL, WEBHOOK_SECRET: required in production",
+    ]
 
 
 @pytest.mark.parametrize(
     ("given", "missing"),
     [
-        pytest.param({"bot_token": BOT_TOKEN}, "DATABASE_URL, REDIS_URL", id="token-only"),
         pytest.param(
-            {"bot_token": BOT_TOKEN, "database_url": "postgres://u@h/db"}, "REDIS_URL", id="no-redis"
+            {"bot_token": BOT_TOKEN},
+            "DATABASE_URL, REDIS_URL, WEBHOOK_URL, WEBHOOK_SECRET",
+            id="token-only",
         ),
+        pytest.param(PRODUCTION | {"redis_url": None}, "REDIS_URL", id="no-redis"),
+        pytest.param(PRODUCTION | {"bot_token": None}, "BOT_TOKEN", id="no-token"),
+        # Long polling from two machines: each getUpdates ends the other's with 409 Conflict.
         pytest.param(
-            {"database_url": "postgres://u@h/db", "redis_url": "redis://h"}, "BOT_TOKEN", id="no-token"
+            PRODUCTION | {"webhook_url": None, "webhook_secret": None},
+            "WEBHOOK_URL, WEBHOOK_SECRET",
+            id="polling",
         ),
         pytest.param(
             {
@@ -319,7 +338,7 @@ def test_production_requires_services_in_one_message() -> None:
     ],
 )
 def test_production_names_exactly_what_is_missing(given: dict[str, Any], missing: str) -> None:
-    message = error_of(environment="production", **given)
+    message = error_of(**{"environment": "production", **given})
     assert f"  {missing}: required in production" in message.splitlines()
 
 
@@ -358,12 +377,7 @@ def test_development_needs_no_services() -> None:
 )
 def test_json_logs(environment: str, log_json: bool | None, expected: bool) -> None:
     if environment == "production-like":
-        overrides: dict[str, Any] = {
-            "environment": "production",
-            "bot_token": BOT_TOKEN,
-            "database_url": "postgres://u@h/db",
-            "redis_url": "redis://h",
-        }
+        overrides: dict[str, Any] = PRODUCTION
     else:
         overrides = {"environment": environment}
     assert settings_from(log_json=log_json, **overrides).json_logs is expected
@@ -653,18 +667,53 @@ def test_bad_llm_settings_are_errors_naming_the_variable(variable: str, value: s
     ],
 )
 def test_llm_base_url_needs_https_in_production_unless_loopback(url: str, allowed: bool) -> None:
-    production = {
-        "environment": "production",
-        "bot_token": BOT_TOKEN,
-        "database_url": "postgres://u:p@db/mluv",
-        "redis_url": "redis://cache:6379/0",
-        "llm_base_url": url,
-    }
+    production = PRODUCTION | {"llm_base_url": url}
     if allowed:
         assert settings_from(**production).llm_base_url == url
     else:
         assert "LLM_BASE_URL: must be https:// in production" in error_of(**production)
         assert settings_from(**production | {"environment": "development"}).llm_base_url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://api.telegram.org", True),
+        ("https://bot-api.internal:8443", True),
+        ("http://127.0.0.1:8081", True),
+        ("http://localhost:8081", True),
+        ("http://bot-api.internal:8081", False),
+        ("http://api.telegram.org", False),
+    ],
+)
+def test_telegram_api_base_needs_https_in_production_unless_loopback(url: str, allowed: bool) -> None:
+    # The bot token is part of every Bot API URL.
+    production = PRODUCTION | {"telegram_api_base": url}
+    if allowed:
+        assert settings_from(**production).telegram_api_base == url
+    else:
+        message = error_of(**production)
+        assert "TELEGRAM_API_BASE: must be https:// in production" in message
+        assert BOT_TOKEN not in message
+        assert settings_from(**production | {"environment": "development"}).telegram_api_base == url
+
+
+@pytest.mark.parametrize("variable", ["dashboard_token", "metrics_token"])
+@pytest.mark.parametrize("environment", ["development", "test", "production"])
+@pytest.mark.parametrize(
+    ("length", "allowed"), [(8, False), (MIN_TOKEN_LENGTH - 1, False), (MIN_TOKEN_LENGTH, True), (64, True)]
+)
+def test_dashboard_and_metrics_tokens_have_a_minimum_length(
+    variable: str, environment: str, length: int, allowed: bool
+) -> None:
+    token = ("k7Q-" * 20)[:length]
+    given = PRODUCTION | {"environment": environment, variable: token}
+    if allowed:
+        assert getattr(settings_from(**given), variable).get_secret_value() == token
+    else:
+        message = error_of(**given)
+        assert f"{variable.upper()}: must be at least {MIN_TOKEN_LENGTH} characters" in message
+        assert token not in message
 
 
 @pytest.mark.parametrize("old_name", ["OPENAI_API_KEY", "WORKER_EMBEDDED"])

@@ -26,6 +26,7 @@ from mluv.bot.middlewares import (
     DbSessionMiddleware,
     DedupeMiddleware,
     LearnerMiddleware,
+    PrivateChatsOnly,
     ThrottleMiddleware,
 )
 from mluv.i18n import language_of, t
@@ -89,7 +90,8 @@ def create_dispatcher(resources: Resources, routers: list[Router] | None = None)
             user.id, t(language_of(user.language_code), "too-many-messages", seconds=NOTICE_PAUSE)
         )
 
-    # Order matters (see mluv.bot.middlewares): dedupe → throttle → session → learner.
+    # Order matters (see mluv.bot.middlewares): private chats only → dedupe → throttle → session → learner.
+    dispatcher.update.outer_middleware(PrivateChatsOnly())
     dispatcher.update.outer_middleware(
         DedupeMiddleware(resources.pool, bot.id, update_numbering(resources.settings))
     )

@@ -1,5 +1,6 @@
 """Middlewares, in the order they run on every update (registered in mluv.bot.dispatcher):
 
+0. PrivateChatsOnly     — outer, update: updates from groups, supergroups and channels are dropped.
 1. DedupeMiddleware     — outer, update: an update_id in progress or done is dropped; one that crashed is not.
 2. ThrottleMiddleware   — outer, update: one learner's flood is dropped before it costs a DB round trip.
 3. DbSessionMiddleware  — outer, update: one session per update; commit on success, rollback on error.
@@ -26,8 +27,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import TelegramObject, Update
+from aiogram.types import Chat, TelegramObject, Update
 from aiogram.types import User as TelegramUser
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -46,6 +48,25 @@ DEDUPE_DONE_SECONDS = 86_400
 DEDUPE_RUNNING_SECONDS = 60
 # Telegram's own update numbering, the same across every restart of the bot.
 TELEGRAM_NUMBERING = "telegram"
+
+
+class PrivateChatsOnly(BaseMiddleware):
+    """Mluv talks to each learner in their private chat; nothing from a group or channel is handled.
+
+    Without this, someone removing the bot from a group marked themselves blocked, and group messages were
+    stored as practice. Broadcasts to channels only send there: nothing received from a channel is needed.
+    """
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        chat: Chat | None = data.get("event_chat")
+        if chat is not None and chat.type != ChatType.PRIVATE:
+            log.info(
+                "update from a non-private chat ignored",
+                update_id=getattr(event, "update_id", None),
+                chat_type=chat.type,
+            )
+            return None
+        return await handler(event, data)
 
 
 class DedupeMiddleware(BaseMiddleware):

@@ -1,16 +1,21 @@
 """How updates reach the dispatcher: a webhook route on the web server, or long polling.
 
 Webhook when WEBHOOK_URL is set: Telegram POSTs to its path with X-Telegram-Bot-Api-Secret-Token, and a
-request without the right secret gets 401. The update is handled before the answer (not in the
-background), so a crash makes Telegram redeliver it, and the dedupe middleware drops repeats.
+request without the right secret (malformed ones included) gets 401. The update is handled before the
+answer (not in the background), so a crash makes Telegram redeliver it, and the dedupe middleware drops
+repeats. The URL registered with Telegram and the route served are built from one path, WEBHOOK_URL's
+(or /webhook when it has none), so they always agree. Production requires WEBHOOK_URL (mluv.settings):
+two machines long polling would take turns getting 409 Conflict from getUpdates.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import secrets
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand, BotCommandScopeDefault
@@ -32,6 +37,13 @@ class SharedBotWebhookHandler(SimpleRequestHandler):
     async def close(self) -> None:
         return None
 
+    def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
+        # aiogram's compare_digest raises TypeError on a non-ASCII header: that was a 500, not a 401.
+        if self.secret_token is None:
+            return True
+        given = hashlib.sha256(telegram_secret_token.encode("utf-8", "surrogateescape")).digest()
+        return hmac.compare_digest(given, hashlib.sha256(self.secret_token.encode()).digest())
+
 
 class BotRunner:
     def __init__(self, dispatcher: Dispatcher, bot: Bot, settings: Settings) -> None:
@@ -47,7 +59,15 @@ class BotRunner:
     def webhook_path(self) -> str | None:
         if not self.settings.webhook_url:
             return None
-        return urlsplit(self.settings.webhook_url).path or "/webhook"
+        return urlsplit(self.settings.webhook_url).path.rstrip("/") or "/webhook"
+
+    @property
+    def webhook_target(self) -> str | None:
+        """The URL given to setWebhook: WEBHOOK_URL with exactly the path the route serves."""
+        if not self.settings.webhook_url or self.webhook_path is None:
+            return None
+        parts = urlsplit(self.settings.webhook_url)
+        return urlunsplit((parts.scheme, parts.netloc, self.webhook_path, parts.query, ""))
 
     def register_webhook_route(self, app: web.Application) -> None:
         """Add the webhook route (before the app starts: aiohttp freezes its router)."""
@@ -60,9 +80,9 @@ class BotRunner:
     async def start(self) -> None:
         await self._set_commands()
         allowed = self.dispatcher.resolve_used_update_types()
-        if self.settings.webhook_url:
+        if self.webhook_target:
             await self.bot.set_webhook(
-                self.settings.webhook_url, secret_token=self.webhook_secret, allowed_updates=allowed
+                self.webhook_target, secret_token=self.webhook_secret, allowed_updates=allowed
             )
             log.info("receiving updates by webhook", path=self.webhook_path)
             return

@@ -1,7 +1,9 @@
 """What operators post before it goes out: broadcast drafts and scheduled posts, and their state changes.
 
 A broadcast draft (`/broadcast`, BroadcastStatus.DRAFT) is decided once by its buttons: confirmed (its
-job then runs it, mluv.telegram.broadcasts) or cancelled; a double tap cannot start two broadcasts.
+job then runs it, mluv.telegram.broadcasts) or cancelled; a double tap cannot start two broadcasts. A draft
+older than DRAFT_LIFETIME cannot be confirmed: its Confirm button cancels it (DraftExpired), so an old
+preview scrolled up in the chat never starts a broadcast.
 
 A scheduled post (`/schedule`, ScheduledStatus):
 
@@ -25,6 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mluv.db.models import Broadcast, BroadcastStatus, ScheduledMessage, ScheduledStatus, User
 
 # --- broadcast drafts ---------------------------------------------------------------------------------------
+
+DRAFT_LIFETIME = dt.timedelta(minutes=30)
+
+
+class DraftExpired(Exception):
+    """The draft was older than DRAFT_LIFETIME when confirmed: it is now cancelled, nothing is sent."""
 
 
 @dataclass(frozen=True)
@@ -55,13 +63,28 @@ async def decide_draft(
     progress_message_id: int | None,
 ) -> Draft | None:
     """draft → confirmed (its progress then shows in the given message) or cancelled, in the caller's
-    transaction; None if it was no longer a draft: only a draft can be decided, once."""
+    transaction; None if it was no longer a draft: only a draft can be decided, once. Confirming a draft
+    older than DRAFT_LIFETIME cancels it and raises DraftExpired."""
+    now = dt.datetime.now(dt.UTC)
+    if confirm:
+        expired = await session.scalar(
+            update(Broadcast)
+            .where(
+                Broadcast.id == broadcast_id,
+                Broadcast.status == BroadcastStatus.DRAFT,
+                Broadcast.created_at <= now - DRAFT_LIFETIME,
+            )
+            .values(status=BroadcastStatus.CANCELLED, cancelled_at=now)
+            .returning(Broadcast.id)
+        )
+        if expired is not None:
+            raise DraftExpired(broadcast_id)
     decided = await session.scalar(
         update(Broadcast)
         .where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.DRAFT)
         .values(
             status=BroadcastStatus.CONFIRMED if confirm else BroadcastStatus.CANCELLED,
-            cancelled_at=None if confirm else dt.datetime.now(dt.UTC),
+            cancelled_at=None if confirm else now,
             progress_chat_id=progress_chat_id,
             progress_message_id=progress_message_id,
         )

@@ -6,13 +6,17 @@
 - Login sets a random session id in a cookie (HttpOnly, SameSite=Strict, Path=/dashboard, Secure behind
   HTTPS); the session lives in Redis with its CSRF token and a fingerprint of the credentials, so rotating
   DASHBOARD_TOKEN logs everybody out.
-- Every comparison of a secret is constant-time (hmac.compare_digest over digests of equal length).
-- Failed logins are counted per client IP in Redis; past LOGIN_MAX_FAILURES the IP waits LOGIN_WINDOW.
+- Every comparison of a secret is constant-time (hmac.compare_digest over digests of equal length), and
+  takes any header or cookie text, however malformed (non-ASCII, undecodable bytes), without raising.
+- Login attempts are counted atomically in Redis before the password is checked, per client IP and per
+  IPv6 /64: past LOGIN_MAX_ATTEMPTS in LOGIN_WINDOW the client gets 429; scrypt runs in a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -33,9 +37,11 @@ LOGIN_CSRF_COOKIE = "mluv_dashboard_login"
 COOKIE_PATH = "/dashboard"
 SESSION_SECONDS = 12 * 3600
 SESSION_KEY_PREFIX = "mluv:dashboard:session:"
-LOGIN_FAILURES_KEY_PREFIX = "mluv:dashboard:login-failures:"
-LOGIN_MAX_FAILURES = 10
+LOGIN_ATTEMPTS_KEY_PREFIX = "mluv:dashboard:login-attempts:"
+# Failed attempts a client (an IP, or an IPv6 /64: one subscriber's whole prefix) may make per window.
+LOGIN_MAX_ATTEMPTS = 10
 LOGIN_WINDOW = 15 * 60
+IPV6_PREFIX = 64
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf"
 
@@ -73,7 +79,7 @@ def verify_password(password: str, encoded: str) -> bool:
         if scheme != "scrypt":
             return False
         digest = hashlib.scrypt(
-            password.encode(),
+            raw_bytes(password),
             salt=_unb64(salt),
             n=int(n),
             r=int(r),
@@ -86,10 +92,15 @@ def verify_password(password: str, encoded: str) -> bool:
     return hmac.compare_digest(digest, _unb64(expected))
 
 
+def raw_bytes(text: str) -> bytes:
+    """The bytes a header or cookie arrived as: aiohttp keeps undecodable bytes as surrogates."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 def secret_equals(given: str, expected: str) -> bool:
     """Constant-time, and independent of the lengths: compare SHA-256 digests."""
     return hmac.compare_digest(
-        hashlib.sha256(given.encode()).digest(), hashlib.sha256(expected.encode()).digest()
+        hashlib.sha256(raw_bytes(given)).digest(), hashlib.sha256(raw_bytes(expected)).digest()
     )
 
 
@@ -120,6 +131,11 @@ def check_credentials(settings: Settings, given: str) -> bool:
     return token_ok or password_ok
 
 
+async def check_credentials_off_loop(settings: Settings, given: str) -> bool:
+    # scrypt takes ~50 ms of CPU: in a thread, the event loop keeps serving the webhook meanwhile.
+    return await asyncio.to_thread(check_credentials, settings, given)
+
+
 def credentials_fingerprint(settings: Settings) -> str:
     """Changes whenever the credentials do, so sessions made with old credentials stop working."""
     parts = [
@@ -145,12 +161,13 @@ def client_ip(request: web.Request) -> str:
     """
     peer = request.remote or "unknown"
     if _is_private(peer):
-        fly = request.headers.get("Fly-Client-IP", "").strip()
-        if fly:
-            return fly
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded.strip():
-            return forwarded.split(",")[0].strip()
+        for candidate in (
+            request.headers.get("Fly-Client-IP", ""),
+            request.headers.get("X-Forwarded-For", "").split(",")[0],
+        ):
+            # Only a well-formed address: it becomes a Redis key and a log field.
+            with contextlib.suppress(ValueError):
+                return ipaddress.ip_address(candidate.strip()).compressed
     return peer
 
 
@@ -158,6 +175,18 @@ def is_direct_loopback(request: web.Request) -> bool:
     """A loopback client that came through no proxy (open development mode serves only these)."""
     proxied = any(h in request.headers for h in ("X-Forwarded-For", "Forwarded", "Fly-Client-IP"))
     return not proxied and is_loopback_host(request.remote or "")
+
+
+def _host_name(host: str) -> str:
+    if host.startswith("["):
+        return host[1 : host.find("]")]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def open_mode_allowed(request: web.Request) -> bool:
+    """What open (development) mode serves: a loopback peer, no proxy, and a loopback Host header (a
+    DNS-rebinding page on another name gets nothing)."""
+    return is_direct_loopback(request) and is_loopback_host(_host_name(request.host or ""))
 
 
 def is_https(request: web.Request, settings: Settings) -> bool:
@@ -183,7 +212,7 @@ class Session:
 
 def _session_key(session_id: str) -> str:
     # Only a digest of the id is stored, so reading Redis does not hand out working cookies.
-    return SESSION_KEY_PREFIX + hashlib.sha256(session_id.encode()).hexdigest()
+    return SESSION_KEY_PREFIX + hashlib.sha256(raw_bytes(session_id)).hexdigest()
 
 
 class SessionStore:
@@ -215,35 +244,62 @@ class SessionStore:
         await self.redis.delete(_session_key(session_id))
 
 
+def throttle_keys(ip: str) -> list[str]:
+    """The budgets one login attempt spends: its address, and for IPv6 its /64 (one host's whole prefix)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:  # no address known ("unknown"): one shared budget
+        return [f"{LOGIN_ATTEMPTS_KEY_PREFIX}other:{hashlib.sha256(raw_bytes(ip)).hexdigest()}"]
+    keys = [f"{LOGIN_ATTEMPTS_KEY_PREFIX}ip:{address.compressed}"]
+    if address.version == 6:
+        network = ipaddress.ip_network(f"{address}/{IPV6_PREFIX}", strict=False)
+        keys.append(f"{LOGIN_ATTEMPTS_KEY_PREFIX}net:{network.compressed}")
+    return keys
+
+
+# Counts the attempt on every key (the window starts at a key's first attempt), then answers the longest
+# wait among keys past the limit, or 0: one round trip, so parallel attempts cannot all pass the check.
+_ATTEMPT_SCRIPT = """
+local wait = 0
+for _, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIRE', key, ARGV[2]) end
+  if count > tonumber(ARGV[1]) then
+    local ttl = redis.call('TTL', key)
+    if ttl < 1 then redis.call('EXPIRE', key, ARGV[2]); ttl = tonumber(ARGV[2]) end
+    if ttl > wait then wait = ttl end
+  end
+end
+return wait
+"""
+# DECR only a live counter: on an expired key it would leave -1 without a TTL, a budget that never ends.
+_REFUND_SCRIPT = """
+for _, key in ipairs(KEYS) do
+  local count = redis.call('GET', key)
+  if count and tonumber(count) > 0 then redis.call('DECR', key) end
+end
+return 0
+"""
+
+
 class LoginThrottle:
-    def __init__(self, redis: Redis, max_failures: int = LOGIN_MAX_FAILURES, window: int = LOGIN_WINDOW):
+    """Every attempt is counted before the password is checked; a success gives the address's back."""
+
+    def __init__(self, redis: Redis, max_attempts: int = LOGIN_MAX_ATTEMPTS, window: int = LOGIN_WINDOW):
         self.redis = redis
-        self.max_failures = max_failures
+        self.max_attempts = max_attempts
         self.window = window
+        self._script = redis.register_script(_ATTEMPT_SCRIPT)
+        self._refund = redis.register_script(_REFUND_SCRIPT)
 
-    def _key(self, ip: str) -> str:
-        return LOGIN_FAILURES_KEY_PREFIX + ip
+    async def attempt(self, ip: str) -> int | None:
+        """Count one attempt; the seconds this client must wait if it is over the limit, else None."""
+        wait = int(await self._script(keys=throttle_keys(ip), args=[self.max_attempts, self.window]))
+        return wait if wait > 0 else None
 
-    async def retry_after(self, ip: str) -> int | None:
-        """Seconds this IP must wait before trying again, or None if it may try now."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(self._key(ip))
-            pipe.ttl(self._key(ip))
-            count, ttl = await pipe.execute()
-        if count is not None and int(count) >= self.max_failures:
-            return max(int(ttl), 1)
-        return None
-
-    async def failed(self, ip: str) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            # The window starts at the first failure (SET NX) and INCR keeps its TTL: later failures do
-            # not extend it. (EXPIRE ... NX would need Redis 7.)
-            pipe.set(self._key(ip), 0, ex=self.window, nx=True)
-            pipe.incr(self._key(ip))
-            await pipe.execute()
-
-    async def reset(self, ip: str) -> None:
-        await self.redis.delete(self._key(ip))
+    async def succeeded(self, ip: str) -> None:
+        # A right password gives its attempt back, so only failures use up the budget.
+        await self._refund(keys=throttle_keys(ip))
 
 
 def same_origin(request: web.Request) -> bool:

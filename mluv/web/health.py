@@ -1,7 +1,10 @@
 """Health endpoints for fly.io checks.
 
-/healthz: the process answers (liveness). /readyz: PostgreSQL and Redis answer and a worker heartbeat is
-fresh (arq refreshes `<queue>:health-check` every WORKER_HEARTBEAT_SECONDS; it expires when workers die).
+/healthz: the process answers (liveness); fly's check for the web machine, green with no worker running,
+so a worker crash or a worker-only deploy leaves the webhook and the dashboard in fly's routing.
+/readyz: PostgreSQL and Redis answer and a worker heartbeat is fresh (arq refreshes `<queue>:health-check`
+every WORKER_HEARTBEAT_SECONDS; it expires when workers die), for people and external monitors. Worker
+machines answer their own /healthz on WORKER_HEALTH_PORT (start_worker_health_server).
 """
 
 from __future__ import annotations

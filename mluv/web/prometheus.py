@@ -5,7 +5,8 @@ the whole picture: scrape one instance, not every replica. Access (docs/monitori
 - METRICS_TOKEN set: `Authorization: Bearer <METRICS_TOKEN>` on the main port (and on METRICS_PORT);
 - METRICS_PORT set: a second server on METRICS_HOST:METRICS_PORT serves /metrics, meant for a private
   address (fly.io's 6PN), without a token unless METRICS_TOKEN is set too;
-- neither: /metrics is off, except in development on loopback (like the dashboard).
+- neither: /metrics is off, except in development on loopback, for a loopback client with a loopback Host
+  header (like the dashboard: a DNS-rebinding page gets nothing).
 A source that fails (PostgreSQL down) drops its families and reports `mluv_metrics_source_up 0`; the rest
 is still served, so the alerts about the queues keep working during a database outage.
 """
@@ -29,7 +30,7 @@ from mluv.jobs.queues import Queue
 from mluv.logs import get_logger
 from mluv.resources import Resources
 from mluv.telegram import broadcasts, ledger
-from mluv.web.auth import Access, bearer_token, dashboard_access, is_direct_loopback, secret_equals
+from mluv.web.auth import Access, bearer_token, dashboard_access, open_mode_allowed, secret_equals
 from mluv.web.sources.cron import CronView, cron_views, registered_crons
 from mluv.web.sources.dead_letters import open_failures_by_job
 from mluv.web.sources.platform import latest_snapshot
@@ -347,7 +348,7 @@ def _metrics_handler(*, require_token: str | None, open_on_loopback: bool) -> An
                     text="bearer token required\n",
                     headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
                 )
-        elif open_on_loopback and not is_direct_loopback(request):
+        elif open_on_loopback and not open_mode_allowed(request):  # peer and Host, as the dashboard
             return web.Response(status=403, text="metrics are served to loopback clients only\n")
         body = await request.app[COLLECTOR_KEY].collect()
         return web.Response(

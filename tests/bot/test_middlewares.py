@@ -4,12 +4,16 @@ end to end, a restarted sandbox's update 1 is answered by the next bot."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
 import pytest
-from aiogram.types import TelegramObject, Update
+from aiogram import Dispatcher
+from aiogram.types import Chat, ChatMemberBanned, ChatMemberMember, ChatMemberUpdated, TelegramObject, Update
+from aiogram.types import Message as AiogramMessage
+from aiogram.types import User as TelegramUser
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,7 +26,8 @@ from mluv.bot.middlewares import (
     DedupeMiddleware,
 )
 from mluv.bot.runner import BotRunner
-from mluv.db.models import Message
+from mluv.db.learners import TelegramProfile, upsert_user
+from mluv.db.models import Message, User
 from mluv.resources import Resources
 from mluv.settings import Settings
 from mluv.telegram.sandbox import SandboxClient, SandboxConfig, create_sandbox_app, run_sandbox
@@ -160,3 +165,81 @@ async def test_after_a_sandbox_restart_update_1_is_answered_and_stored(
     async with session_factory() as session:
         texts = (await session.scalars(select(Message.text).order_by(Message.id))).all()
     assert [text[-7:] for text in texts] == ["(first)", "second)"]
+
+
+# --- private chats only -------------------------------------------------------------------------------------
+
+LEARNER = TelegramUser(id=555_000_201, is_bot=False, first_name="Olha", language_code="uk")
+GROUP = Chat(id=-100_555_000_201, type="supergroup", title="Czech club")
+CHANNEL = Chat(id=-100_555_000_202, type="channel", title="Mluv news")
+PRIVATE = Chat(id=LEARNER.id, type="private", first_name="Olha")
+
+
+def _removed_from(chat: Chat, update_id: int) -> Update:
+    bot_user = TelegramUser(id=BOT_ID, is_bot=True, first_name="Mluv")
+    return Update(
+        update_id=update_id,
+        my_chat_member=ChatMemberUpdated(
+            chat=chat,
+            from_user=LEARNER,
+            date=dt.datetime.now(dt.UTC),
+            old_chat_member=ChatMemberMember(user=bot_user),
+            new_chat_member=ChatMemberBanned(user=bot_user, until_date=dt.datetime.fromtimestamp(0, dt.UTC)),
+        ),
+    )
+
+
+@pytest.fixture
+async def fed_dispatcher(
+    settings: Settings, clean_tables: None, redis: Redis
+) -> AsyncIterator[tuple[Resources, Dispatcher]]:
+    async with (
+        run_sandbox(port=0, config=SandboxConfig(auto_create_chats=False)) as url,
+        SandboxClient(url) as sandbox,
+    ):
+        await sandbox.create_user(LEARNER.id, "Olha", language_code="uk")
+        await sandbox.create_group(GROUP.id, "Czech club")
+        resources = await Resources.create(settings.model_copy(update={"telegram_api_base": url}))
+        try:
+            yield resources, create_dispatcher(resources)
+        finally:
+            await resources.close()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("chat", "blocked"),
+    [(PRIVATE, True), (GROUP, False), (CHANNEL, False)],
+    ids=["private", "group", "channel"],
+)
+async def test_only_leaving_the_private_chat_marks_the_learner_blocked(
+    fed_dispatcher: tuple[Resources, Dispatcher],
+    session_factory: async_sessionmaker[AsyncSession],
+    chat: Chat,
+    blocked: bool,
+) -> None:
+    resources, dispatcher = fed_dispatcher
+    async with session_factory.begin() as session:
+        await upsert_user(session, TelegramProfile(id=LEARNER.id, language="uk"), dt.datetime.now(dt.UTC))
+    await dispatcher.feed_update(resources.bot, _removed_from(chat, 1))
+    async with session_factory() as session:
+        user = await session.get(User, LEARNER.id)
+    assert user is not None and user.is_blocked is blocked and user.is_active is not blocked
+
+
+@pytest.mark.integration
+async def test_a_message_in_a_group_is_not_stored_nor_answered(
+    fed_dispatcher: tuple[Resources, Dispatcher], session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    resources, dispatcher = fed_dispatcher
+    message = AiogramMessage(
+        message_id=7,
+        date=dt.datetime.now(dt.UTC),
+        chat=GROUP,
+        from_user=LEARNER,
+        text="Ahoj, dnes jsem byl v Praze.",
+    )
+    assert await dispatcher.feed_update(resources.bot, Update(update_id=2, message=message)) is None
+    async with session_factory() as session:
+        assert (await session.scalars(select(Message))).all() == []
+        assert await session.get(User, LEARNER.id) is None  # no learner is created from a group

@@ -15,8 +15,8 @@ from mluv.resources import Resources
 from mluv.settings import Settings
 from mluv.web.app import create_app
 
-DASHBOARD_TOKEN = "dashboard-test-token-4f9a1c"
-METRICS_TOKEN = "metrics-test-token-77e0b2"
+DASHBOARD_TOKEN = "dashboard-test-token-4f9a1c-0b7e5d93a2"
+METRICS_TOKEN = "metrics-test-token-77e0b2-c41f9a8d06e3"
 BOT_TOKEN = "987654321:AAFakeTokenForDashboardTests_abcdefg"
 
 Client = TestClient[web.Request, web.Application]

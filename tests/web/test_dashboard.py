@@ -23,7 +23,7 @@ from mluv.jobs.serializer import serialize
 from mluv.resources import Resources
 from mluv.settings import Environment, Settings
 from mluv.web.app import create_app
-from mluv.web.auth import LOGIN_MAX_FAILURES, SESSION_COOKIE
+from mluv.web.auth import LOGIN_MAX_ATTEMPTS, SESSION_COOKIE
 from tests.web import dashboard_jobs
 from tests.web.conftest import BOT_TOKEN, DASHBOARD_TOKEN, Client, log_in, login_csrf, page_csrf
 
@@ -167,7 +167,7 @@ async def test_login_form_needs_its_csrf_token_and_never_redirects_off_site(clie
 
 async def test_failed_logins_are_throttled_per_client_ip(client: Client) -> None:
     attacker = {"X-Forwarded-For": "198.51.100.7"}
-    for _ in range(LOGIN_MAX_FAILURES):
+    for _ in range(LOGIN_MAX_ATTEMPTS):
         form = await client.get("/dashboard/login")
         response = await client.post(
             "/dashboard/login",

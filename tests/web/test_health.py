@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -95,3 +97,15 @@ async def test_worker_health_server_follows_the_heartbeat(redis: Redis, unused_t
                 assert (await response.json())["queue"] == "long"
     finally:
         await runner.cleanup()
+
+
+FLY = tomllib.loads((Path(__file__).resolve().parents[2] / "fly.toml").read_text())
+
+
+@pytest.mark.parametrize("path", [check["path"] for check in FLY["http_service"]["checks"]])
+async def test_the_web_machines_fly_check_is_green_with_no_worker_running(
+    client: TestClient[web.Request, web.Application], redis: Redis, path: str
+) -> None:
+    assert not any([await redis.exists(queue.health_check_key) for queue in Queue])
+    assert (await client.get("/readyz")).status == 503  # the workers' absence is still reported there
+    assert (await client.get(path)).status == 200

@@ -1,6 +1,8 @@
 """Operators' /broadcast (with a confirm button) and /schedule (ADMIN_IDS only; see admin_only.py).
 
-The drafts and posts they create, and the decision on a draft, are mluv.telegram.posts.
+The drafts and posts they create, and the decision on a draft, are mluv.telegram.posts. The confirmation
+always fits one Telegram message (a long text's preview is shortened, and says so); a draft older than
+posts.DRAFT_LIFETIME is not sent when its Confirm button is pressed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from mluv.bot.filters import IsAdmin
 from mluv.bot.keyboards import BroadcastAction, broadcast_keyboard
 from mluv.db.models import User
 from mluv.domain.schedule import ScheduleTimeError, split_schedule_arguments
+from mluv.domain.telegram_text import TELEGRAM_TEXT_LIMIT, shorten, utf16_length
 from mluv.i18n import t
 from mluv.telegram import posts
 from workers.broadcasts import broadcast as broadcast_job
@@ -34,9 +37,19 @@ async def broadcast(
         return
     draft = await posts.create_draft(session, created_by=user.id, text=text)
     await message.answer(
-        t(lang, "broadcast-confirm", preview=text, count=draft.audience),
-        reply_markup=broadcast_keyboard(lang, draft.id),
+        confirm_text(lang, text, draft.audience), reply_markup=broadcast_keyboard(lang, draft.id)
     )
+
+
+def confirm_text(lang: str, text: str, count: int) -> str:
+    """The confirmation with its preview, shortened (saying so) when the whole would not fit one message."""
+    full = t(lang, "broadcast-confirm", preview=text, count=count)
+    if utf16_length(full) <= TELEGRAM_TEXT_LIMIT:
+        return full
+    note = t(lang, "broadcast-preview-shortened", count=utf16_length(text))
+    frame = utf16_length(t(lang, "broadcast-confirm", preview=f"\n\n{note}", count=count))
+    preview = shorten(text, TELEGRAM_TEXT_LIMIT - frame)
+    return t(lang, "broadcast-confirm", preview=f"{preview}\n\n{note}", count=count)
 
 
 @router.callback_query(BroadcastAction.filter(), IsAdmin())
@@ -45,13 +58,21 @@ async def broadcast_decision(
 ) -> None:
     confirm = callback_data.action == "confirm"
     progress = query.message if isinstance(query.message, Message) else None
-    decided = await posts.decide_draft(
-        session,
-        callback_data.broadcast_id,
-        confirm=confirm,
-        progress_chat_id=progress.chat.id if progress else None,
-        progress_message_id=progress.message_id if progress else None,
-    )
+    try:
+        decided = await posts.decide_draft(
+            session,
+            callback_data.broadcast_id,
+            confirm=confirm,
+            progress_chat_id=progress.chat.id if progress else None,
+            progress_message_id=progress.message_id if progress else None,
+        )
+    except posts.DraftExpired:
+        await session.commit()
+        expired = t(lang, "broadcast-expired", count=int(posts.DRAFT_LIFETIME.total_seconds() // 60))
+        await query.answer(expired, show_alert=True)
+        if progress is not None:
+            await progress.edit_text(expired)
+        return
     await query.answer()
     if decided is None:
         return

@@ -20,8 +20,7 @@ from mluv.web.auth import (
     SESSION_COOKIE,
     Access,
     client_ip,
-    is_direct_loopback,
-    is_loopback_host,
+    open_mode_allowed,
     same_origin,
     secret_equals,
 )
@@ -58,21 +57,10 @@ def secure_headers(response: web.StreamResponse, *, cache: bool = False) -> web.
     return response
 
 
-def _host_name(host: str) -> str:
-    if host.startswith("["):
-        return host[1 : host.find("]")]
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-
-
-def _open_mode_allowed(request: web.Request) -> bool:
-    # Loopback peer, no proxy, and a loopback Host (a DNS-rebinding page on another name gets nothing).
-    return is_direct_loopback(request) and is_loopback_host(_host_name(request.host or ""))
-
-
 async def operator_of(request: web.Request) -> Operator | None:
     state = dashboard_state(request)
     if state.access is Access.OPEN:
-        return Operator(state.open_csrf, None) if _open_mode_allowed(request) else None
+        return Operator(state.open_csrf, None) if open_mode_allowed(request) else None
     session = await state.sessions.get(request.cookies.get(SESSION_COOKIE))
     return Operator(session.csrf, session) if session is not None else None
 

@@ -18,7 +18,7 @@ from mluv.web.auth import (
     SESSION_COOKIE,
     SESSION_SECONDS,
     Access,
-    check_credentials,
+    check_credentials_off_loop,
     client_ip,
     is_https,
     same_origin,
@@ -66,13 +66,6 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     ip = client_ip(request)
     form = await request.post()
     next_path = form_field(form, "next")
-    wait = await state.throttle.retry_after(ip)
-    if wait is not None:
-        log.warning("dashboard login throttled", client=ip)
-        error = f"Too many failed attempts. Try again in {wait // 60 + 1} min."
-        response = _login_response(request, next_path=next_path, error=error, status=429)
-        response.headers["Retry-After"] = str(wait)
-        return response
     cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE)
     form_token = form_field(form, CSRF_FIELD)
     if (
@@ -84,12 +77,19 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return _login_response(
             request, next_path=next_path, error="The form expired. Please try again.", status=403
         )
+    # Counted before the check, atomically: parallel guesses cannot all pass a "not yet over" test.
+    wait = await state.throttle.attempt(ip)
+    if wait is not None:
+        log.warning("dashboard login throttled", client=ip)
+        error = f"Too many failed attempts. Try again in {wait // 60 + 1} min."
+        response = _login_response(request, next_path=next_path, error=error, status=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     given = form_field(form, "token") or ""
-    if not given or not check_credentials(state.resources.settings, given):
-        await state.throttle.failed(ip)
+    if not given or not await check_credentials_off_loop(state.resources.settings, given):
         log.warning("dashboard login failed", client=ip)
         return _login_response(request, next_path=next_path, error="Wrong token or password.", status=401)
-    await state.throttle.reset(ip)
+    await state.throttle.succeeded(ip)
     session = await state.sessions.create()
     log.info("dashboard login", client=ip)
     response = redirect(safe_next(next_path), 303)
