@@ -1139,9 +1139,11 @@ async def broadcast_requested_10x(redis_url: str) -> Outcome:
             )
 
             async def decided() -> bool:
-                return await broadcast_status_of(st, broadcast_id) != "draft"
+                # Running: the Confirm handler's own enqueue has happened (it follows the status change),
+                # so an extra request below that created a job would be a second one, not a lucky first.
+                return await broadcast_status_of(st, broadcast_id) in {"running", "completed"}
 
-            await eventually(decided, 15, "the broadcast to be confirmed")
+            await eventually(decided, 15, "the broadcast to be confirmed and started")
             # ... and 10 more requests of the same broadcast from other paths at once (a retried HTTP call,
             # the reconciler, a scheduled post): the job id broadcast:{id} lets none through.
             pools = [await create_arq_pool(st.redis_url) for _ in range(REQUESTS)]
