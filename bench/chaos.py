@@ -3,13 +3,13 @@ misbehaving users and forged input.
 
     .venv/bin/python -m bench.chaos [--only NAME]
 
-Bounded (each scenario has its own timeout, the run a budget of RUN_BUDGET, 12 minutes; ~9 in all on a
-2-core machine), loopback only: worker processes are the deployed commands (`mluv worker`,
-`mluv worker --queue long`), the web process where a scenario needs the bot is `mluv serve --no-migrate`
-receiving updates by webhook, the Telegram side is the Bot API sandbox in this process, and every
-scenario gets a fresh migrated database and a flushed Redis. Every process runs with a real-looking
+Bounded (each scenario has its own timeout, the run a budget of RUN_BUDGET, 14 minutes; ~11 in all on a
+2-core machine; the last step of .ci/run), loopback only: worker processes are the deployed commands
+(`mluv worker`, `mluv worker --queue long`), the web process where a scenario needs the bot is `mluv serve
+--no-migrate` receiving updates by webhook, the Telegram side is the Bot API sandbox in this process, and
+every scenario gets a fresh migrated database and a flushed Redis. Every process runs with a real-looking
 BOT_TOKEN (bench/chaos_common.py CHAOS_BOT_TOKEN, accepted by the sandbox). Scenarios, in run order
-(bench/chaos_faults.py and bench/chaos_security.py hold the newer ones):
+(bench/chaos_faults.py, bench/chaos_security.py and bench/chaos_recovery.py hold the newer ones):
 
 - broadcast-sigkill-x3: a broadcast to 2,000 learners, 1 long + 1 fast worker; the long worker is
   SIGKILLed three times during it (at 20 %, 45 % and 70 % sent) and restarted each time.
@@ -48,6 +48,20 @@ BOT_TOKEN (bench/chaos_common.py CHAOS_BOT_TOKEN, accepted by the sandbox). Scen
 - pgbouncer-transaction (bench/chaos_pgbouncer.py): PgBouncer in transaction mode in front of the database,
   every process through it (DATABASE_POOLER=pgbouncer-transaction): a broadcast to 500 learners, 20
   messages reviewed, the crons; lost / duplicated 0 and no prepared-statement error in any process log.
+- redis-flushall-broadcast (bench/chaos_recovery.py): 5,000 learners due a reminder this hour, a broadcast
+  to them and the hour's send_daily_reminders tick (5,000 jobs spread over ~30 s), fast + long worker on a
+  private redis-server; FLUSHALL at 40 % of the 10,000 messages sent; the reconciler (reconcile_deliveries,
+  run at once; the broadcast's started_at aged by PENDING_AFTER) resumes the broadcast and enqueues the
+  lost reminders again: every learner one of each, lost / duplicated 0.
+- blocking-job-past-timeout (bench/chaos_recovery.py, job in bench/chaos_recovery_jobs.py): two jobs
+  block their worker's event loop (time.sleep) 45 s, past FAST_JOB_TIMEOUT=5 and arq's 40 s in-progress
+  key, one with its ledger row pending, one inside the Telegram request (row `sending`); another worker
+  re-runs each: at most one message per delivery, duplicates 0.
+- clock-skew-90s (bench/chaos_clocks.py): 2 fast workers and one whose clock is 90 s behind (libfaketime)
+  for 102 s of a 2-second health_check and the minute crons: one cron_runs row per tick, attempt 1, and
+  none of the ticks the skewed worker reaches after the others ran them is run again.
+- rolling-restarts (bench/chaos_clocks.py): 3 fast workers, one SIGTERMed and replaced every 5 s for 30 s
+  with health_check every second: runs = ticks, none claimed twice.
 - broadcast-requested-10x: the admin's Confirm tapped 10 times at once (10 callback updates through the
   webhook) and 10 concurrent enqueues of the same broadcast: one broadcast, its job run once, every
   learner exactly one message.
@@ -113,8 +127,11 @@ from bench.chaos_common import (
     wait_completed,
     wait_sent,
 )
+from bench.chaos_deployments import DEPLOYMENT_SCENARIOS
 from bench.chaos_faults import FAULT_SCENARIOS
+from bench.chaos_outages import OUTAGE_SCENARIOS
 from bench.chaos_pgbouncer import PGBOUNCER_SCENARIOS
+from bench.chaos_recovery import RECOVERY_SCENARIOS
 from bench.chaos_security import SECURITY_SCENARIOS, TOKEN_GREP
 from bench.common import bench_redis_url, write_result
 from mluv.db.models import CronRun
@@ -417,11 +434,14 @@ SCENARIOS: dict[str, tuple[Scenario, float]] = {
     "daily-catch-up": (daily_catch_up, 45.0),
     "drop-2-percent": (drop_2_percent, 45.0),
     **FAULT_SCENARIOS,
+    **OUTAGE_SCENARIOS,
     **PGBOUNCER_SCENARIOS,
+    **RECOVERY_SCENARIOS,
     **SECURITY_SCENARIOS,
+    **DEPLOYMENT_SCENARIOS,
     **TOKEN_GREP,  # last: it searches the logs every other scenario wrote
 }
-RUN_BUDGET = 720.0  # the whole run: a scenario's timeout is cut to what is left of it
+RUN_BUDGET = 840.0  # the whole run: a scenario's timeout is cut to what is left of it
 
 
 async def run_scenario(name: str, redis_url: str, deadline: float) -> Outcome:

@@ -1,4 +1,4 @@
-"""The `mluv` command: serve, dashboard, migrate, worker, jobs (dead letters)."""
+"""The `mluv` command: serve, dashboard, migrate, worker, jobs (dead letters), redis (the marker)."""
 
 from __future__ import annotations
 
@@ -23,10 +23,20 @@ def _settings() -> Settings:
     return settings
 
 
+def _refused(error: Exception) -> int:
+    # Another deployment holds this Redis: the message says which and the ways out, no traceback.
+    print(error, file=sys.stderr)
+    return 3
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    from mluv.jobs.deployment import DeploymentConflictError
     from mluv.serve import serve
 
-    asyncio.run(serve(_settings(), migrate=not args.no_migrate))
+    try:
+        asyncio.run(serve(_settings(), migrate=not args.no_migrate))
+    except DeploymentConflictError as error:
+        return _refused(error)
     return 0
 
 
@@ -78,10 +88,50 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings_class = getattr(workers, "WorkerSettings" if args.queue == "fast" else "LongWorkerSettings")
     if args.check:
         return check_health(settings_class)
+    from mluv.jobs.deployment import DeploymentConflictError
     from mluv.worker import create_worker
 
-    create_worker(settings_class, **({"burst": True} if args.burst else {})).run()
+    try:
+        create_worker(settings_class, **({"burst": True} if args.burst else {})).run()
+    except DeploymentConflictError as error:
+        return _refused(error)
     return 0
+
+
+def cmd_redis_release_marker(args: argparse.Namespace) -> int:
+    """Retire a deployment's claim on this Redis namespace (the marker never expires by itself)."""
+    from redis.asyncio import Redis
+
+    from mluv.jobs.deployment import read_marker, release_deployment, settings_namespace
+    from mluv.resources import with_service_urls
+
+    settings = with_service_urls(_settings())
+    assert settings.redis_url is not None
+    namespace = settings_namespace(settings)
+
+    async def action() -> int:
+        redis = Redis.from_url(settings.redis_url or "")
+        try:
+            holder = await read_marker(redis, namespace)
+            if holder is None:
+                print(f"no deployment marker in namespace {namespace.name!r}")
+                return 0
+            if args.deployment != holder:
+                print(
+                    f"namespace {namespace.name!r} belongs to deployment {holder!r}; to release it, run "
+                    f"`mluv redis release-marker --deployment '{holder}'` once that deployment is stopped",
+                    file=sys.stderr,
+                )
+                return 1
+            released = await release_deployment(redis, namespace, holder)
+            print(
+                f"released namespace {namespace.name!r} from {holder!r}" if released else "nothing released"
+            )
+            return 0 if released else 1
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(action())
 
 
 async def _with_resources(action: Callable[[Any], Awaitable[int]]) -> int:
@@ -214,6 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
     ping.add_argument("--work", type=float, default=0.0, help="seconds of simulated work")
     ping.add_argument("--timeout", type=float, default=10.0)
     ping.set_defaults(handler=cmd_jobs_ping)
+
+    redis = commands.add_parser(
+        "redis", help="this deployment's claim on its Redis namespace"
+    ).add_subparsers(dest="redis_command", required=True)
+    release = redis.add_parser("release-marker", help="retire a deployment's marker (shows it when unnamed)")
+    release.add_argument("--deployment", help="the identity the marker holds (as printed when refused)")
+    release.set_defaults(handler=cmd_redis_release_marker)
     return parser
 
 

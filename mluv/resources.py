@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from mluv.db.session import create_engine, create_session_factory
 from mluv.jobs.connections import create_arq_pool
+from mluv.jobs.deployment import settings_namespace
 from mluv.logs import get_logger
 from mluv.settings import Environment, Settings
 from mluv.telegram.pacing import PacedRequests
@@ -83,7 +84,7 @@ class Resources:
         engine = create_engine(
             settings.database_url, pool_size=settings.database_pool_size, pooler=settings.database_pooler
         )
-        pool = await create_arq_pool(settings.redis_url)
+        pool = await create_arq_pool(settings.redis_url, settings_namespace(settings))
         session_factory = create_session_factory(engine)
         bot = create_bot(settings)
         limiter = RateLimiter.from_settings(pool, settings)

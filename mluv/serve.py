@@ -19,6 +19,7 @@ from mluv.bot.dispatcher import create_dispatcher
 from mluv.bot.runner import BotRunner
 from mluv.db.budget import check_connection_budget
 from mluv.db.migrate import upgrade
+from mluv.jobs.deployment import claim_deployment
 from mluv.logs import get_logger
 from mluv.resources import Resources, with_service_urls
 from mluv.sentry import init_sentry
@@ -67,6 +68,7 @@ async def serve(settings: Settings, *, migrate: bool = True, stop: asyncio.Event
             log.info("database migrated")
         resources = await Resources.create(settings)
         stack.push_async_callback(resources.close)
+        await claim_deployment(resources.pool, settings)  # before the bot or a worker takes anything
         await check_connection_budget(resources.engine, settings)
         runner = BotRunner(create_dispatcher(resources), resources.bot, settings)
         app = create_app(resources)
@@ -97,6 +99,7 @@ async def serve_dashboard(settings: Settings, *, stop: asyncio.Event | None = No
     async with contextlib.AsyncExitStack() as stack:
         resources = await Resources.create(settings)
         stack.push_async_callback(resources.close)
+        await claim_deployment(resources.pool, settings)
         await start_web(stack, create_app(resources), resources)
         log.info("dashboard listening", url=f"http://{settings.web_host}:{settings.web_port}/dashboard")
         await stop.wait()

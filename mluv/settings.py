@@ -142,6 +142,11 @@ class Settings(BaseSettings):
     # Processes sharing the database (fly.io: web, worker, longworker), for the start-up budget check.
     database_processes: int = Field(default=3, ge=1, le=10_000)
     redis_url: str | None = None
+    # Prefix of every Redis key, queue and job id of this deployment ("mluv": the names before it existed);
+    # another name lets two deployments share one Redis database (docs/operations.md).
+    redis_namespace: str = Field(default="mluv", pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    # Who holds the namespace's deployment marker; unset: database name and host, and the bot's id.
+    deployment_name: str | None = Field(default=None, min_length=1, max_length=200)
     data_dir: Path = Path(".mluv")
 
     # Web server (webhook, dashboard, metrics, health)

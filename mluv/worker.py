@@ -19,9 +19,10 @@ from arq.worker import get_kwargs
 
 from mluv.db.budget import check_connection_budget
 from mluv.domain.review import warm_up
+from mluv.jobs.deployment import claim_deployment, settings_namespace
 from mluv.jobs.queues import Queue
 from mluv.jobs.run import CTX_RESOURCES
-from mluv.jobs.wake import WakingWorker
+from mluv.jobs.wake import WakingWorker, as_waking
 from mluv.jobs.worker import (
     CTX_QUEUE,
     build_worker_settings,
@@ -59,6 +60,8 @@ async def on_startup(ctx: dict[str, Any]) -> None:
             init_sentry(settings, component="worker")
         ctx[CTX_RESOURCES] = await Resources.create(settings)
         ctx[CTX_OWNS_RESOURCES] = True
+        # Before any job runs: a worker of another deployment on this Redis would take its jobs.
+        await claim_deployment(ctx[CTX_RESOURCES].pool, settings)
         await check_connection_budget(ctx[CTX_RESOURCES].engine, settings)
         if settings.worker_health_port:
             from mluv.web.health import start_worker_health_server
@@ -66,6 +69,8 @@ async def on_startup(ctx: dict[str, Any]) -> None:
             ctx[CTX_HEALTH_SERVER] = await start_worker_health_server(
                 ctx["redis"], Queue(ctx[CTX_QUEUE]), settings.web_host, settings.worker_health_port
             )
+    # The worker's own pool (arq's or ours): its cron ticks and bookkeeping keys take the namespace.
+    as_waking(ctx["redis"], settings_namespace(ctx[CTX_RESOURCES].settings))
     await start_bookkeeping(ctx)
     if Queue(ctx[CTX_QUEUE]) is Queue.FAST:
         # The reviewer's lexicon and dictionary take ~1 s to load: in a thread, so the first job is not

@@ -72,6 +72,7 @@ from mluv.domain.progress import WEEK_DAYS, local_date, streak_as_of, week_is_ov
 from mluv.domain.report_figures import WeeklyReport, day_figures
 from mluv.domain.reports import build_weekly_report, recent_period_start, render_caption, weekly_chart_png
 from mluv.jobs import CronRun, JobContext, Queue, cron, every, job
+from mluv.jobs.deployment import namespace_of
 from mluv.jobs.retry import BATCH_RETRY, MAINTENANCE_RETRY
 from mluv.logs import get_logger
 from mluv.resources import Resources
@@ -139,7 +140,7 @@ class FixedWindowLimiter:
         self.clock = clock
 
     def key(self, now: float) -> str:
-        return f"mluv:limit:{self.name}:{self.window}:{int(now // self.window)}"
+        return namespace_of(self.redis).key(f"limit:{self.name}:{self.window}:{int(now // self.window)}")
 
     async def acquire(self) -> LimitDecision:
         now = self.clock()
@@ -185,7 +186,9 @@ def _monday(day: dt.date) -> dt.date:
 Monday = Annotated[dt.date, AfterValidator(_monday)]
 
 
-@job(queue=Queue.FAST, retry=BATCH_RETRY, job_id="report:{user_id}:{week_start}", keep_result=0)
+@job(
+    queue=Queue.FAST, retry=BATCH_RETRY, job_id="report:{user_id}:{week_start}", keep_result=0, must_run=True
+)
 async def generate_weekly_report(
     ctx: JobContext[Resources], user_id: int, week_start: Monday
 ) -> dict[str, Any]:
@@ -236,7 +239,13 @@ def recent_report_key(today: dt.date, messages: int) -> str:
     return f"report:recent:{today.isoformat()}:{messages}"
 
 
-@job(queue=Queue.FAST, retry=BATCH_RETRY, job_id="recent-report:{user_id}:{today}:{messages}", keep_result=0)
+@job(
+    queue=Queue.FAST,
+    retry=BATCH_RETRY,
+    job_id="recent-report:{user_id}:{today}:{messages}",
+    keep_result=0,
+    must_run=True,  # the learner asked for it: answered however late
+)
 async def send_recent_report(
     ctx: JobContext[Resources], user_id: int, today: dt.date, messages: int
 ) -> dict[str, Any]:

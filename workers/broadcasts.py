@@ -67,7 +67,7 @@ def _batch_job_id(values: BaseModel) -> str:
     return batch_job_id(args.broadcast_id, args.batch, args.resume)
 
 
-@job(queue=Queue.LONG, retry=BROADCAST_RETRY, job_id=_parent_job_id)
+@job(queue=Queue.LONG, retry=BROADCAST_RETRY, job_id=_parent_job_id, must_run=True)
 async def broadcast(
     ctx: JobContext[Resources],
     broadcast_id: int,
@@ -118,7 +118,7 @@ class _BatchRun:
     finished: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-@job(queue=Queue.LONG, retry=BROADCAST_RETRY, job_id=_batch_job_id)
+@job(queue=Queue.LONG, retry=BROADCAST_RETRY, job_id=_batch_job_id, must_run=True)
 async def broadcast_batch(
     ctx: JobContext[Resources],
     broadcast_id: int,

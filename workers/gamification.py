@@ -58,7 +58,7 @@ async def record_awards(
 
 
 # One award check per learner and local day (`day`, the day the streak changed): it changes once a day.
-@job(queue=Queue.FAST, retry=DELIVERY_RETRY, job_id="milestones:{user_id}:{day}")
+@job(queue=Queue.FAST, retry=DELIVERY_RETRY, job_id="milestones:{user_id}:{day}", must_run=True)
 async def award_streak_milestones(ctx: JobContext[Resources], user_id: int, day: dt.date) -> dict[str, Any]:
     """Award every streak milestone the learner reached and never got: stars and a congratulation, once.
 

@@ -33,6 +33,7 @@ from mluv.jobs import (
 )
 from mluv.jobs.arq_state import queue_states
 from mluv.jobs.cron import CATCH_UP_LOOKBACK
+from mluv.jobs.deployment import namespace_of
 from mluv.jobs.retry import MAINTENANCE_RETRY
 from mluv.logs import get_logger
 from mluv.resources import Resources
@@ -43,6 +44,8 @@ log = get_logger(__name__)
 # The last health report, read by the dashboard (mluv.web.sources.reports).
 HEALTH_KEY = "mluv:health:last"
 TELEGRAM_TIMEOUT = 5.0
+# A ping this late answers no one: `mluv jobs ping` stopped waiting long before (docs/jobs.md).
+PING_STALE_AFTER = 300.0
 
 
 async def _timed(check: Any) -> dict[str, Any]:
@@ -95,13 +98,13 @@ async def health_check(ctx: JobContext[Resources], run: CronRun) -> dict[str, An
     report["ok"] = all(report[part]["ok"] for part in ("database", "redis", "telegram", "queues"))
     # Kept for three intervals, so a run that stopped happening shows as stale rather than vanishing.
     ttl = max(60, 3 * get_settings().health_check_cron_seconds)
-    await ctx.redis.set(HEALTH_KEY, json.dumps(report), ex=ttl)
+    await ctx.redis.set(namespace_of(ctx.redis).rekey(HEALTH_KEY), json.dumps(report), ex=ttl)
     if not report["ok"]:
         log.warning("health check found a problem", report=report)
     return report
 
 
-@job(queue=Queue.FAST, keep_result=3600)
+@job(queue=Queue.FAST, keep_result=3600, stale_after=PING_STALE_AFTER)
 async def ping(
     ctx: JobContext[Resources], token: str, work_seconds: Annotated[float, Field(ge=0, le=20)] = 0.0
 ) -> dict[str, Any]:
@@ -114,7 +117,9 @@ async def ping(
 
 
 # The same diagnostic on the long queue, so `mluv jobs ping --queue long` checks those workers too.
-ping_long = DeclaredJob(ping.fn, name="ping_long", queue=Queue.LONG, keep_result=3600)
+ping_long = DeclaredJob(
+    ping.fn, name="ping_long", queue=Queue.LONG, keep_result=3600, stale_after=PING_STALE_AFTER
+)
 registry.add_job(ping_long)
 
 

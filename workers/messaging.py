@@ -30,6 +30,7 @@ from mluv.telegram.broadcasts import BROADCAST_KIND
 from mluv.telegram.ratelimit import RateLimited
 from mluv.telegram.reconcile import PENDING_AFTER, reconcile_ledger
 from workers.broadcasts import broadcast, reconcile_broadcasts
+from workers.notifications import requeue_lost_reminders
 
 if TYPE_CHECKING:
     from mluv.settings import Settings
@@ -53,7 +54,7 @@ def _message_job_id(values: BaseModel) -> str:
     return f"message:{uuid.uuid4().hex}"
 
 
-@job(queue=Queue.FAST, retry=DELIVERY_RETRY, job_id=_message_job_id)
+@job(queue=Queue.FAST, retry=DELIVERY_RETRY, job_id=_message_job_id, must_run=True)
 async def send_message(
     ctx: JobContext[Resources],
     chat_id: int,
@@ -79,7 +80,7 @@ async def send_message(
     }
 
 
-@job(queue=Queue.FAST, retry=DELIVERY_RETRY, job_id="redeliver:{delivery_id}:{attempt}")
+@job(queue=Queue.FAST, retry=DELIVERY_RETRY, job_id="redeliver:{delivery_id}:{attempt}", must_run=True)
 async def redeliver_delivery(
     ctx: JobContext[Resources], delivery_id: int, attempt: int = 0
 ) -> dict[str, Any]:
@@ -159,8 +160,8 @@ def crash_window(settings: Settings, sender: Sender) -> float:
 
 @cron(queue=Queue.FAST, second=30)  # every minute, half a minute after the scheduled posts
 async def reconcile_deliveries(ctx: JobContext[Resources], run: CronRun) -> dict[str, Any]:
-    """Repair the ledger after crashes and lost jobs (mluv.telegram.reconcile) and restart stalled
-    broadcasts."""
+    """Repair the ledger after crashes and lost jobs (mluv.telegram.reconcile), restart stalled
+    broadcasts and enqueue again the hour's reminders whose jobs Redis lost."""
     resources = ctx.resources
 
     async def requeue(delivery_id: int, attempts: int) -> None:
@@ -176,11 +177,13 @@ async def reconcile_deliveries(ctx: JobContext[Resources], run: CronRun) -> dict
         skip_kinds=(BROADCAST_KIND,),
     )
     broadcasts = await reconcile_broadcasts(resources, ctx.redis)
+    reminders = await requeue_lost_reminders(resources, ctx.redis)
     return {
         "unknown": len(report.unknown),
         "requeued": len(report.requeued),
         "expired": len(report.expired),
         "gave_up": len(report.gave_up),
         "broadcasts": broadcasts,
+        "reminders_requeued": reminders,
         "ms": round((time.perf_counter() - started) * 1000, 1),
     }

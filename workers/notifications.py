@@ -9,6 +9,7 @@ from filling with duplicates; the ledger is what guarantees "once".
     job                                  queue  tries  job id / schedule (UTC)
     send_streak_reminder(user_id, day)   fast   5      reminder:{day}:{user_id}
     send_daily_reminders                 long   3      hourly at :00
+    (requeue_lost_reminders: called by the reconciler every minute; re-enqueues what Redis lost)
     send_daily_challenge_notification    fast   5      challenge:{day}:{user_id}:{count}
     send_weekly_report_notification      long   3      Mondays 12:00, caught up
 
@@ -45,6 +46,8 @@ from mluv.domain.progress import (
 from mluv.domain.reminders import reminder_slots
 from mluv.i18n import t
 from mluv.jobs import CronRun, DeclaredJob, JobContext, Queue, cron, job
+from mluv.jobs.arq_state import forget_expired, jobs_known
+from mluv.jobs.cron import run_succeeded
 from mluv.jobs.retry import BATCH_RETRY, DELIVERY_RETRY
 from mluv.logs import get_logger
 from mluv.resources import Resources
@@ -59,6 +62,9 @@ CHALLENGE_KIND = "challenge"
 
 # The nudge waits a little so it follows the feedback on the message that triggered it.
 CHALLENGE_NUDGE_DELAY = dt.timedelta(seconds=3)
+# Expiry policy (docs/jobs.md): a reminder or nudge this late is about an hour that has passed; skipped.
+REMINDER_STALE_AFTER = dt.timedelta(hours=1)
+CHALLENGE_STALE_AFTER = dt.timedelta(minutes=30)
 # Enqueues in flight at once during a fan-out: fast, without opening a Redis connection per learner.
 ENQUEUE_CONCURRENCY = 20
 # A fan-out is spread over time at this share of the global send rate, leaving room for other messages.
@@ -103,7 +109,12 @@ async def enqueue_each(
 # --- reminders ---------------------------------------------------------------------------------------
 
 
-@job(queue=Queue.FAST, retry=DELIVERY_RETRY, job_id="reminder:{day}:{user_id}")
+@job(
+    queue=Queue.FAST,
+    retry=DELIVERY_RETRY,
+    job_id="reminder:{day}:{user_id}",
+    stale_after=REMINDER_STALE_AFTER,
+)
 async def send_streak_reminder(ctx: JobContext[Resources], user_id: int, day: dt.date) -> dict[str, Any]:
     """Remind a learner to practise on their local `day`, once, unless they already did."""
     async with ctx.resources.session_factory() as session:
@@ -157,6 +168,39 @@ async def send_daily_reminders(ctx: JobContext[Resources], run: CronRun) -> dict
     return {"timezones": len(slots), "due": len(due), "enqueued": enqueued}
 
 
+async def requeue_lost_reminders(
+    resources: Resources, redis: ArqRedis, now: dt.datetime | None = None
+) -> int:
+    """Enqueue again the reminders of the latest hourly tick that Redis lost before they ran (a flush, a
+    failover to an empty replica): due, no ledger row yet (a row is made only when the job runs) and no
+    job, running job or result in Redis. Only once that tick's run succeeded; returns how many.
+
+    The reconciler calls it every minute (bench/chaos.py redis-flushall-broadcast found them never sent).
+    """
+    tick = send_daily_reminders.previous_tick(now or _now())
+    if tick is None or not await run_succeeded(resources.session_factory, send_daily_reminders, tick):
+        return 0
+    async with resources.session_factory() as session:
+        slots = reminder_slots(tick, await reminder_timezones(session, tick))
+        due = await due_reminders(session, slots, tick, not_in_ledger=(REMINDER_KIND, "reminder:"))
+    batch = [{"user_id": item.user_id, "day": item.day} for item in due]
+    ids = [send_streak_reminder.job_id_for(send_streak_reminder.validate(**values)) for values in batch]
+    known = await jobs_known(redis, [job_id for job_id in ids if job_id])
+    # A flush between a worker's claim and its read leaves arq's "job expired" result: lost all the same.
+    known -= await forget_expired(redis, known)
+    lost = [values for values, job_id in zip(batch, ids, strict=True) if job_id not in known]
+    if not lost:
+        return 0
+    enqueued = await enqueue_each(
+        redis,
+        send_streak_reminder,
+        lost,
+        spacing=1.0 / (resources.settings.rate_limit_global_per_second * FAN_OUT_RATE_SHARE),
+    )
+    log.warning("lost reminders enqueued again", lost=len(lost), enqueued=enqueued, tick=tick.isoformat())
+    return enqueued
+
+
 # --- daily challenge ---------------------------------------------------------------------------------
 
 
@@ -165,6 +209,7 @@ async def send_daily_reminders(ctx: JobContext[Resources], run: CronRun) -> dict
     retry=DELIVERY_RETRY,
     job_id="challenge:{day}:{user_id}:{count}",
     defer_by=CHALLENGE_NUDGE_DELAY,
+    stale_after=CHALLENGE_STALE_AFTER,
 )
 async def send_daily_challenge_notification(
     ctx: JobContext[Resources],

@@ -22,7 +22,7 @@ from mluv.resources import Resources
 from mluv.reviewers.llm import review_text
 
 
-@job(queue=Queue.FAST, retry=REVIEW_RETRY, job_id="review:{message_id}", timeout=25)
+@job(queue=Queue.FAST, retry=REVIEW_RETRY, job_id="review:{message_id}", timeout=25, must_run=True)
 async def review_message(ctx: JobContext[Resources], message_id: int) -> dict[str, Any]:
     """Review a stored learner message, store the review on it, and send the feedback once."""
     resources = ctx.resources

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiogram import BaseMiddleware
@@ -36,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mluv.db.learners import TelegramProfile, upsert_user
 from mluv.i18n import language_of
+from mluv.jobs.deployment import namespace_of
 from mluv.logs import get_logger
 
 log = get_logger(__name__)
@@ -48,6 +50,16 @@ DEDUPE_DONE_SECONDS = 86_400
 DEDUPE_RUNNING_SECONDS = 60
 # Telegram's own update numbering, the same across every restart of the bot.
 TELEGRAM_NUMBERING = "telegram"
+# Workflow data key of the webhook's WebhookOutcome (absent when polling: getUpdates cannot redeliver).
+WEBHOOK_OUTCOME = "webhook_outcome"
+
+
+@dataclass
+class WebhookOutcome:
+    """What the webhook answers Telegram beyond the handler's result: `retry_later` when the update is a
+    duplicate of one still running, so that Telegram delivers it again instead of forgetting it."""
+
+    retry_later: bool = False
 
 
 class PrivateChatsOnly(BaseMiddleware):
@@ -78,14 +90,20 @@ class DedupeMiddleware(BaseMiddleware):
         self.numbering = numbering
 
     def key(self, update_id: int) -> str:
-        return f"mluv:update:{self.bot_id}:{self.numbering}:{update_id}"
+        return namespace_of(self.redis).key(f"update:{self.bot_id}:{self.numbering}:{update_id}")
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if not isinstance(event, Update):
             return await handler(event, data)
         key = self.key(event.update_id)
         if not await self.redis.set(key, "running", nx=True, ex=DEDUPE_RUNNING_SECONDS):
-            log.info("duplicate update dropped", update_id=event.update_id)
+            running = await self.redis.get(key) in (b"running", "running")
+            outcome: WebhookOutcome | None = data.get(WEBHOOK_OUTCOME)
+            if running and outcome is not None:
+                # The first delivery may die with its process: a 200 now would make Telegram forget the
+                # update, so the webhook asks for a later redelivery instead (mluv.bot.runner).
+                outcome.retry_later = True
+            log.info("duplicate update dropped", update_id=event.update_id, first_still_running=running)
             return None
         try:
             result = await handler(event, data)
@@ -114,7 +132,8 @@ class ThrottleMiddleware(BaseMiddleware):
         if user is None or user.is_bot or not (isinstance(event, Update) and event.message):
             return await handler(event, data)
         bucket = int(dt.datetime.now(dt.UTC).timestamp()) // self.window
-        key = f"mluv:flood:{user.id}:{bucket}"
+        namespace = namespace_of(self.redis)
+        key = namespace.key(f"flood:{user.id}:{bucket}")
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.incr(key)
             pipe.expire(key, self.window * 2)
@@ -123,7 +142,7 @@ class ThrottleMiddleware(BaseMiddleware):
             return await handler(event, data)
         # Tell the learner once per minute, not once per dropped message; best effort, since the chat is
         # likely at Telegram's per-chat limit right now.
-        if await self.redis.set(f"mluv:flood-notice:{user.id}", 1, nx=True, ex=60):
+        if await self.redis.set(namespace.key(f"flood-notice:{user.id}"), 1, nx=True, ex=60):
             with contextlib.suppress(TelegramAPIError):
                 await self.notice(event, data)
         return None

@@ -15,13 +15,16 @@ import contextlib
 import hashlib
 import hmac
 import secrets
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from aiogram import Bot, Dispatcher
+from aiogram.methods import TelegramMethod
 from aiogram.types import BotCommand, BotCommandScopeDefault
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
+from mluv.bot.middlewares import WEBHOOK_OUTCOME, WebhookOutcome
 from mluv.i18n import SUPPORTED_LANGUAGES, t
 from mluv.logs import get_logger
 from mluv.settings import Settings
@@ -36,6 +39,17 @@ class SharedBotWebhookHandler(SimpleRequestHandler):
 
     async def close(self) -> None:
         return None
+
+    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
+        outcome = WebhookOutcome()
+        update = await request.json(loads=bot.session.json_loads)
+        data: dict[str, Any] = {**self.data, WEBHOOK_OUTCOME: outcome}
+        result: TelegramMethod[Any] | None = await self.dispatcher.feed_webhook_update(bot, update, **data)
+        if outcome.retry_later:
+            # Telegram redelivers an update it got no 2xx for, with growing delays: by then the first
+            # delivery has finished (dropped as done) or died (its "running" key expired: handled again).
+            return web.Response(status=503, text="this update is being handled", headers={"Retry-After": "5"})
+        return web.Response(body=self._build_response_writer(bot=bot, result=result))
 
     def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
         # aiogram's compare_digest raises TypeError on a non-ASCII header: that was a 500, not a 401.

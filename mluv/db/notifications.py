@@ -1,6 +1,6 @@
 """Database access for notifications: who is due a reminder or the weekly report, and how much they wrote.
 
-Reads users, streaks and messages; writes nothing (deliveries go through the Sender's ledger).
+Reads users, streaks, messages and ledger rows; writes nothing (deliveries go through the Sender).
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Date, SmallInteger, Text, and_, column, func, or_, select, values
+from sqlalchemy import Date, SmallInteger, Text, and_, column, exists, func, or_, select, values
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from mluv.db.models import Message, Streak, User
+from mluv.db.models import Delivery, Message, Streak, User
 from mluv.domain.progress import StreakState, week_window
 from mluv.domain.reminders import ReminderSlot
 
@@ -47,14 +47,28 @@ class DueReminder:
 
 
 async def due_reminders(
-    session: AsyncSession, slots: Sequence[ReminderSlot], now: dt.datetime
+    session: AsyncSession,
+    slots: Sequence[ReminderSlot],
+    now: dt.datetime,
+    *,
+    not_in_ledger: tuple[str, str] | None = None,
 ) -> list[DueReminder]:
-    """Learners whose local reminder hour it is in their slot and who have not practised that local day."""
+    """Learners whose local reminder hour it is in their slot and who have not practised that local day;
+    with `not_in_ledger` (kind, key prefix), only those with no ledger row `<prefix><local day>` yet."""
     if not slots:
         return []
     slot = values(
         column("timezone", Text), column("hour", SmallInteger), column("day", Date), name="slot"
     ).data([(s.timezone, s.hour, s.day) for s in slots])
+    unledgered: list[ColumnElement[bool]] = []
+    if not_in_ledger is not None:
+        kind, prefix = not_in_ledger
+        key = func.concat(prefix, func.to_char(slot.c.day, "YYYY-MM-DD"))
+        unledgered.append(
+            ~exists().where(
+                Delivery.kind == kind, Delivery.recipient_id == User.id, Delivery.business_key == key
+            )
+        )
     rows = await session.execute(
         select(User.id, slot.c.day)
         .join(slot, and_(User.timezone == slot.c.timezone, User.reminder_hour == slot.c.hour))
@@ -65,6 +79,7 @@ async def due_reminders(
             User.last_active_at >= active_since(now),
             # streaks.last_active_date is the learner's last local practice day (set with each message).
             or_(Streak.last_active_date.is_(None), Streak.last_active_date < slot.c.day),
+            *unledgered,
         )
         .order_by(User.id)
     )

@@ -5,7 +5,8 @@ runs it), `arq:retry:<id>` (tries so far), `arq:result:<id>` (kept JOB_KEEP_RESU
 zset; a queue is a sorted set of job ids scored by the time they are due (ms), and a running job stays in
 it until it finishes; `<queue>:health-check` is arq's heartbeat per queue. Our workers add their presence
 and the recent-jobs index (written by mluv.jobs.presence.WorkerPresence). The key names are imported from
-their writers (arq.constants, mluv.jobs.counters, mluv.jobs.presence), never spelled here.
+their writers (arq.constants, mluv.jobs.counters, mluv.jobs.presence), never spelled here, and mapped
+through the pool's namespace (REDIS_NAMESPACE: queue names, job ids, our keys; mluv.jobs.deployment).
 
 This module is the one place that reads those keys: for the dashboard, /metrics, the bot's /jobs and the
 delivery reconciler. Nothing here SCANs the keyspace (an hour of results can be millions of keys): running
@@ -32,9 +33,10 @@ from arq.constants import (
 )
 from redis.asyncio import Redis
 
+from mluv.jobs.deployment import namespace_of
 from mluv.jobs.presence import RECENT_JOBS_KEPT, RECENT_JOBS_KEY, WORKERS_KEY, worker_key
 from mluv.jobs.queues import Queue
-from mluv.jobs.serializer import deserialize
+from mluv.jobs.serializer import StoredJobError, deserialize
 
 # Due entries read from the head of each queue to find running jobs and the oldest waiting one.
 HEAD_SCAN = 500
@@ -55,11 +57,33 @@ async def jobs_known(redis: Redis, job_ids: Iterable[str]) -> set[str]:
     ids = list(job_ids)
     if not ids:
         return set()
+    ns = namespace_of(redis)
     async with redis.pipeline(transaction=False) as pipe:
-        for job_id in ids:
+        for job_id in map(ns.job_id, ids):
             pipe.exists(job_key_prefix + job_id, in_progress_key_prefix + job_id, result_key_prefix + job_id)
         counts = await pipe.execute()
     return {job_id for job_id, count in zip(ids, counts, strict=True) if count}
+
+
+async def forget_expired(redis: Redis, job_ids: Iterable[str]) -> set[str]:
+    """The ids among `job_ids` whose only trace is arq's "job expired" result (the job key was gone when a
+    worker came to it: a flush between its claim and its read), with that result deleted so the same id
+    can be enqueued again. Any other result stays: a job that ran and failed is a dead letter, not lost."""
+    ids = list(job_ids)
+    if not ids:
+        return set()
+    ns = namespace_of(redis)
+    keys = [result_key_prefix + ns.job_id(job_id) for job_id in ids]
+    expired = set()
+    for job_id, key, raw in zip(ids, keys, await redis.mget(keys), strict=True):
+        result = None if raw is None else read_result(job_id, raw)
+        outcome = None if result is None or result.success else result.outcome
+        if not isinstance(outcome, StoredJobError):
+            continue
+        arq_expired = (outcome.type_name, outcome.message) == ("JobExecutionFailed", "job expired")
+        if arq_expired and await redis.delete(key):
+            expired.add(job_id)
+    return expired
 
 
 async def jobs_alive(redis: Redis, job_ids: Iterable[str]) -> set[str]:
@@ -67,8 +91,9 @@ async def jobs_alive(redis: Redis, job_ids: Iterable[str]) -> set[str]:
     ids = list(job_ids)
     if not ids:
         return set()
+    ns = namespace_of(redis)
     async with redis.pipeline(transaction=False) as pipe:
-        for job_id in ids:
+        for job_id in map(ns.job_id, ids):
             pipe.exists(job_key_prefix + job_id, in_progress_key_prefix + job_id)
         counts = await pipe.execute()
     return {job_id for job_id, count in zip(ids, counts, strict=True) if count}
@@ -99,11 +124,13 @@ class QueueState:
 
 async def queue_state(redis: Redis, queue: Queue, *, now_ms: float | None = None) -> QueueState:
     now_ms = now_ms if now_ms is not None else time.time() * 1000
+    ns = namespace_of(redis)
+    name = ns.queue_name(queue.value)
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.zcount(queue.value, "-inf", now_ms)
-        pipe.zcount(queue.value, f"({now_ms}", "+inf")
-        pipe.zrangebyscore(queue.value, "-inf", now_ms, start=0, num=HEAD_SCAN, withscores=True)
-        pipe.get(queue.health_check_key)
+        pipe.zcount(name, "-inf", now_ms)
+        pipe.zcount(name, f"({now_ms}", "+inf")
+        pipe.zrangebyscore(name, "-inf", now_ms, start=0, num=HEAD_SCAN, withscores=True)
+        pipe.get(ns.health_check_key(queue.value))
         due_total, deferred, head, heartbeat = await pipe.execute()
     head = [(_text(job_id), float(score)) for job_id, score in head]
     in_progress: list[int] = []
@@ -142,7 +169,7 @@ async def queue_states(redis: Redis) -> list[QueueState]:
 
 async def heartbeat_alive(redis: Redis, queue: Queue) -> bool:
     """arq's `<queue>:health-check` key exists: a worker of the queue lives (what `arq --check` reads)."""
-    return bool(await redis.exists(queue.health_check_key))
+    return bool(await redis.exists(namespace_of(redis).health_check_key(queue.value)))
 
 
 # --- the workers' presence (mluv.jobs.presence.WorkerPresence writes it) ------------------------------------
@@ -167,10 +194,11 @@ class WorkerInfo:
 
 async def read_workers(redis: Redis) -> list[WorkerInfo]:
     """Workers whose presence key is still fresh (a SIGKILLed worker vanishes within its TTL)."""
-    ids = [_text(i) for i in await redis.zrange(WORKERS_KEY, 0, -1)]
+    ns = namespace_of(redis)
+    ids = [_text(i) for i in await redis.zrange(ns.rekey(WORKERS_KEY), 0, -1)]
     if not ids:
         return []
-    values = await redis.mget([worker_key(worker_id) for worker_id in ids])
+    values = await redis.mget([ns.rekey(worker_key(worker_id)) for worker_id in ids])
     workers: list[WorkerInfo] = []
     for raw in values:
         if raw is None:
@@ -199,7 +227,7 @@ async def read_workers(redis: Redis) -> list[WorkerInfo]:
 
 async def read_recent_job_ids(redis: Redis, limit: int = RECENT_JOBS_KEPT) -> list[str]:
     """Ids of the jobs that finished last, newest first, each once."""
-    raw = await redis.lrange(RECENT_JOBS_KEY, 0, limit - 1)  # type: ignore[misc]
+    raw = await redis.lrange(namespace_of(redis).rekey(RECENT_JOBS_KEY), 0, limit - 1)  # type: ignore[misc]
     seen: dict[str, None] = {}
     for item in raw:
         seen.setdefault(_text(item), None)
@@ -215,7 +243,7 @@ class WorkersView:
 async def workers_view(redis: Redis) -> WorkersView:
     heartbeats = {}
     for queue in Queue:
-        value = await redis.get(queue.health_check_key)
+        value = await redis.get(namespace_of(redis).health_check_key(queue.value))
         heartbeats[queue.label] = _text(value) if value is not None else None
     return WorkersView(await read_workers(redis), heartbeats)
 
@@ -335,7 +363,12 @@ async def jobs_snapshot(
             (job_id, state.queue, JobState.QUEUED, score) for job_id, score in state.waiting_ids[:limit]
         )
         deferred = await redis.zrangebyscore(
-            state.queue.value, f"({now_ms}", "+inf", start=0, num=limit, withscores=True
+            namespace_of(redis).queue_name(state.queue.value),
+            f"({now_ms}",
+            "+inf",
+            start=0,
+            num=limit,
+            withscores=True,
         )
         waiting.extend(
             (_text(job_id), state.queue, JobState.DEFERRED, float(score)) for job_id, score in deferred

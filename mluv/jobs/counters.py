@@ -22,6 +22,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from mluv.jobs.deployment import namespace_of
 from mluv.logs import get_logger
 
 log = get_logger(__name__)
@@ -72,16 +73,17 @@ class JobCounters:
         if not self._pending:
             return 0
         pending, self._pending = self._pending, defaultdict(_Delta)
+        ns = namespace_of(redis)
         try:
             async with redis.pipeline(transaction=False) as pipe:
-                pipe.sadd(NAMES_KEY, *pending)
+                pipe.sadd(ns.rekey(NAMES_KEY), *pending)
                 for name, delta in pending.items():
-                    key = job_key(name)
+                    key = ns.rekey(job_key(name))
                     for field_name, count in delta.counts.items():
                         pipe.hincrby(key, field_name, count)
                     pipe.hincrbyfloat(key, "duration_sum", delta.duration_sum)
                     # GT keeps the newest timestamp whichever worker flushes last.
-                    pipe.zadd(LAST_EXECUTION_KEY, {name: delta.last_execution}, gt=True)
+                    pipe.zadd(ns.rekey(LAST_EXECUTION_KEY), {name: delta.last_execution}, gt=True)
                 await pipe.execute()
         except Exception:
             self._merge_back(pending)
@@ -187,14 +189,15 @@ def _stats_from_hash(name: str, raw: dict[Any, Any], last: float | None) -> JobS
 
 async def read_job_stats(redis: Redis) -> list[JobStats]:
     """Metrics of every job that ever ran, summed over all workers."""
-    members: set[Any] = await redis.smembers(NAMES_KEY)  # type: ignore[misc]
+    ns = namespace_of(redis)
+    members: set[Any] = await redis.smembers(ns.rekey(NAMES_KEY))  # type: ignore[misc]
     names = sorted(n.decode() if isinstance(n, bytes) else n for n in members)
     if not names:
         return []
     async with redis.pipeline(transaction=False) as pipe:
         for name in names:
-            pipe.hgetall(job_key(name))
-        pipe.zrange(LAST_EXECUTION_KEY, 0, -1, withscores=True)
+            pipe.hgetall(ns.rekey(job_key(name)))
+        pipe.zrange(ns.rekey(LAST_EXECUTION_KEY), 0, -1, withscores=True)
         *hashes, last_rows = await pipe.execute()
     last = {(n.decode() if isinstance(n, bytes) else n): float(score) for n, score in last_rows}
     return [_stats_from_hash(name, raw, last.get(name)) for name, raw in zip(names, hashes, strict=True)]

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mluv.db.models import CronRun as CronRunRow
 from mluv.db.models import CronRunStatus
 from mluv.jobs.declare import registry
+from mluv.jobs.deployment import namespace_of
 from mluv.jobs.queues import Queue
 from mluv.jobs.retry import CRON_RETRY, RetryPolicy
 from mluv.jobs.run import ARQ_TIMEOUT_MARGIN, JobContext, arq_max_tries, execute, resources_of
@@ -158,7 +159,8 @@ class CronJobSpec:
 
     async def run(self, ctx: dict[str, Any]) -> Any:
         job_id = str(ctx.get("job_id", ""))
-        tick = self.parse_tick(job_id)
+        # arq's id carries `<REDIS_NAMESPACE>:` outside the default namespace; the tick follows it.
+        tick = self.parse_tick(namespace_of(ctx.get("redis")).local_id(job_id))
         manual = tick is None
         tick = tick or dt.datetime.now(UTC).replace(microsecond=0)
         key = f"manual:{job_id}" if manual else self.business_key(tick)
@@ -252,6 +254,19 @@ async def finish(
             .where(CronRunRow.cron_name == name, CronRunRow.business_key == key)
             .values(status=status, finished_at=dt.datetime.now(UTC), result=stored, error=error)
         )
+
+
+async def run_succeeded(
+    session_factory: async_sessionmaker[AsyncSession], spec: CronJobSpec, tick: dt.datetime
+) -> bool:
+    """Whether the run of `spec` for `tick` has finished successfully (its cron_runs row says so)."""
+    async with session_factory() as session:
+        status = await session.scalar(
+            select(CronRunRow.status).where(
+                CronRunRow.cron_name == spec.name, CronRunRow.business_key == spec.business_key(tick)
+            )
+        )
+    return status == CronRunStatus.SUCCEEDED
 
 
 async def catch_up_missed_runs(

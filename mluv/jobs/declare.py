@@ -9,6 +9,12 @@ The pool is always passed (a handler's `pool` parameter, `ctx.redis` in a job, `
 web): there is no process-global pool. Jobs are reached by importing them; the registry (by name) serves
 only what arrives as a name: a dead letter's retry, arq's function table, the dashboard.
 
+A job that may be delayed (deferred, or queued while no worker runs) states what happens when it is late:
+`must_run=True` (a delivery promised to someone: sent however late) or `stale_after=` (skipped, with a
+logged reason and the result `{"skipped": "stale"}`, when it starts that long after it was due). Either
+way its arq key is kept POLICY_KEEP past its due time instead of arq's day, so an outage longer than a
+day no longer drops it unseen; docs/jobs.md lists each job's policy.
+
 Arguments are validated (strictly) by a pydantic model built from the signature when enqueued, and again
 when the worker runs the job. The worker side (mluv.jobs.run) wraps the function: structlog context (job
 id, name, try, user id), an inner timeout, the retry policy (arq's `Retry(defer=...)`), per-job metrics
@@ -34,6 +40,21 @@ from mluv.jobs.run import ARQ_TIMEOUT_MARGIN, JobContext, arq_max_tries, execute
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+# How long a job with an expiry policy stays in Redis past its due time: longer than any outage we plan
+# for; arq's default (a day) dropped a deferred message unseen when the workers were down longer.
+POLICY_KEEP = dt.timedelta(days=7)
+
+
+def _seconds(value: float | dt.timedelta | None) -> float | None:
+    return value.total_seconds() if isinstance(value, dt.timedelta) else value
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"
 
 
 class InvalidJobArguments(ValueError):
@@ -113,9 +134,15 @@ class DeclaredJob(Generic[P, R]):
         job_id: str | Callable[[BaseModel], str] | None = None,
         keep_result: float | None = None,
         defer_by: float | dt.timedelta | None = None,
+        must_run: bool = False,
+        stale_after: float | dt.timedelta | None = None,
     ) -> None:
         if not inspect.iscoroutinefunction(fn):
             raise TypeError(f"{fn!r} is not an async function")
+        if must_run and stale_after is not None:
+            raise TypeError(f"job {name or fn.__name__}: must_run and stale_after contradict each other")
+        if stale_after is not None and (_seconds(stale_after) or 0) <= 0:
+            raise TypeError(f"job {name or fn.__name__}: stale_after must be positive")
         self.fn = fn
         # Typed once here: a cast(Callable[...], ...) in run() builds the generic alias on every job.
         self._call: Callable[..., Awaitable[Any]] = fn
@@ -127,11 +154,27 @@ class DeclaredJob(Generic[P, R]):
         self.keep_result = keep_result
         # Declared delay: each enqueue is due this long after it unless options() says otherwise.
         self.defer_by = defer_by
+        # The expiry policy (module docstring): None and False = arq's own expiry, a day past the due time.
+        self.must_run = must_run
+        self.stale_after = _seconds(stale_after)
         self.args_model, self.signature = _arguments_model(fn, self.name)
         self.__doc__ = fn.__doc__
 
     def __repr__(self) -> str:
         return f"<job {self.name} queue={self.queue.label} tries={self.retry.max_tries}>"
+
+    @property
+    def expiry_policy(self) -> str:
+        """The policy in words, as docs/jobs.md states it."""
+        if self.must_run:
+            return "must run"
+        if self.stale_after is not None:
+            return f"stale after {_duration(self.stale_after)}"
+        return "arq's expiry"
+
+    @property
+    def has_expiry_policy(self) -> bool:
+        return self.must_run or self.stale_after is not None
 
     # enqueue side
 
@@ -192,6 +235,7 @@ class DeclaredJob(Generic[P, R]):
             time_limit=self.timeout_for(ctx),
             arguments=values,
             call=lambda job_ctx: self._call(job_ctx, **arguments),
+            stale_after=self.stale_after,
         )
 
     def timeout_for(self, ctx: dict[str, Any]) -> float:
@@ -230,6 +274,16 @@ class BoundEnqueue(Generic[P]):
         self.defer_until = defer_until
         self.expires = expires
 
+    def expires_for(self) -> float | dt.timedelta | None:
+        """The arq key's lifetime: the caller's, else POLICY_KEEP past the due time (a job with a policy)."""
+        if self.expires is not None or not self.declared.has_expiry_policy:
+            return self.expires
+        if self.defer_until is not None:
+            delay = (self.defer_until - dt.datetime.now(dt.UTC)).total_seconds()
+        else:
+            delay = _seconds(self.defer_by) or 0.0
+        return POLICY_KEEP.total_seconds() + max(delay, 0.0)
+
     async def enqueue(self, pool: ArqRedis, /, *args: P.args, **kwargs: P.kwargs) -> Job | None:
         return await self.enqueue_model(pool, self.declared.validate(*args, **kwargs))
 
@@ -241,7 +295,7 @@ class BoundEnqueue(Generic[P]):
             _queue_name=declared.queue.value,
             _defer_by=self.defer_by,
             _defer_until=self.defer_until,
-            _expires=self.expires,
+            _expires=self.expires_for(),
             **values.model_dump(mode="python"),
         )
 
@@ -255,6 +309,8 @@ def job(
     job_id: str | Callable[[BaseModel], str] | None = None,
     keep_result: float | None = None,
     defer_by: float | dt.timedelta | None = None,
+    must_run: bool = False,
+    stale_after: float | dt.timedelta | None = None,
 ) -> Callable[[Callable[Concatenate[JobContext[Any], P], Awaitable[R]]], DeclaredJob[P, R]]:
     """Declare a job and register it; see the module docstring."""
 
@@ -268,6 +324,8 @@ def job(
             job_id=job_id,
             keep_result=keep_result,
             defer_by=defer_by,
+            must_run=must_run,
+            stale_after=stale_after,
         )
         registry.add_job(declared)
         return declared

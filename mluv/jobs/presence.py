@@ -16,6 +16,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from mluv.jobs.counters import KEY_PREFIX, cancel_task, flush_periodically
+from mluv.jobs.deployment import namespace_of
 from mluv.logs import get_logger
 
 log = get_logger(__name__)
@@ -95,14 +96,17 @@ class WorkerPresence:
             return False
         finished, self._finished = self._finished, []
         self._changed = False
+        ns = namespace_of(redis)
+        workers_key, recent_key = ns.rekey(WORKERS_KEY), ns.rekey(RECENT_JOBS_KEY)
         try:
             async with redis.pipeline(transaction=False) as pipe:
-                pipe.set(worker_key(self.worker_id), json.dumps(self.snapshot()), px=int(self.ttl * 1000))
-                pipe.zadd(WORKERS_KEY, {self.worker_id: now})
-                pipe.zremrangebyscore(WORKERS_KEY, "-inf", now - WORKERS_PRUNE_AFTER)
+                snapshot = json.dumps(self.snapshot())
+                pipe.set(ns.rekey(worker_key(self.worker_id)), snapshot, px=int(self.ttl * 1000))
+                pipe.zadd(workers_key, {self.worker_id: now})
+                pipe.zremrangebyscore(workers_key, "-inf", now - WORKERS_PRUNE_AFTER)
                 if finished:
-                    pipe.lpush(RECENT_JOBS_KEY, *finished)  # LPUSH a b c leaves c (the newest) first
-                    pipe.ltrim(RECENT_JOBS_KEY, 0, RECENT_JOBS_KEPT - 1)
+                    pipe.lpush(recent_key, *finished)  # LPUSH a b c leaves c (the newest) first
+                    pipe.ltrim(recent_key, 0, RECENT_JOBS_KEPT - 1)
                 await pipe.execute()
         except Exception:
             self._finished[:0] = finished
@@ -123,5 +127,6 @@ class WorkerPresence:
         with contextlib.suppress(Exception):
             self.running.clear()
             await self.flush(redis, force=True)
-            await redis.delete(worker_key(self.worker_id))
-            await redis.zrem(WORKERS_KEY, self.worker_id)
+            ns = namespace_of(redis)
+            await redis.delete(ns.rekey(worker_key(self.worker_id)))
+            await redis.zrem(ns.rekey(WORKERS_KEY), self.worker_id)

@@ -111,10 +111,13 @@ async def execute(
     arguments: dict[str, Any] | BaseModel,
     call: Callable[[JobContext[Any]], Awaitable[Any]],
     on_final_failure: Callable[[JobContext[Any], BaseException], Awaitable[None]] | None = None,
+    stale_after: float | None = None,
 ) -> Any:
     """Run one try of a job with logging context, timeout, retry policy, metrics and dead letters.
 
-    `arguments` as a model is dumped to JSON only for a dead letter, not on every run.
+    `arguments` as a model is dumped to JSON only for a dead letter, not on every run. With `stale_after`
+    (seconds), a try that starts later than that past its due time is skipped: logged, and the result
+    `{"skipped": "stale", ...}` says so (mluv.jobs.declare: the expiry policy).
     """
     job_ctx = context_from_arq(ctx, name, queue)
     metrics: JobCounters | None = ctx.get(CTX_COUNTERS)
@@ -127,6 +130,12 @@ async def execute(
         job_try=job_ctx.job_try,
         **({"user_id": user_id} if user_id is not None else {}),
     ):
+        late = lateness(ctx)
+        if stale_after is not None and late is not None and late > stale_after:
+            log.warning("job skipped: stale", late_seconds=round(late, 1), stale_after_seconds=stale_after)
+            if metrics:
+                metrics.record(name, Outcome.SUCCEEDED, time.perf_counter() - started)
+            return {"skipped": "stale", "late_seconds": round(late, 1), "stale_after_seconds": stale_after}
         try:
             if job_ctx.job_try >= arq_max_tries(policy):
                 raise WorkerDied(
@@ -161,6 +170,14 @@ async def execute(
             metrics.record(name, Outcome.SUCCEEDED, duration)
         log.info("job done", duration=round(duration, 4))
         return result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+
+
+def lateness(ctx: dict[str, Any]) -> float | None:
+    """Seconds between this try's due time (arq's score, ms) and now; None when arq did not say."""
+    score = ctx.get("score")
+    if not isinstance(score, int | float) or score <= 0:
+        return None
+    return max(time.time() - score / 1000, 0.0)
 
 
 async def record_dead_letter(

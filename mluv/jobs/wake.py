@@ -35,6 +35,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from mluv.jobs.deployment import RedisNamespace, namespace_of
 from mluv.jobs.serializer import StoredJobError, deserialize, serialize
 from mluv.logs import get_logger
 
@@ -86,13 +87,19 @@ return started
 
 def wake_channel(pool: ArqRedis, queue_name: str) -> str:
     # Pub/sub ignores the db number: the channel names it, so other dbs' enqueues wake no one here.
-    return f"{WAKE_CHANNEL_PREFIX}{pool.connection_pool.connection_kwargs.get('db', 0)}:{queue_name}"
+    db = pool.connection_pool.connection_kwargs.get("db", 0)
+    return namespace_of(pool).rekey(f"{WAKE_CHANNEL_PREFIX}{db}:{queue_name}")
 
 
 class WakingRedis(ArqRedis):
-    """ArqRedis whose enqueue_job is one round trip (EVALSHA) and wakes the queue's workers."""
+    """ArqRedis whose enqueue_job is one round trip (EVALSHA) and wakes the queue's workers.
+
+    It carries the deployment's namespace (mluv.jobs.deployment): every enqueue maps its queue name and
+    job id through it here, so code that enqueues names `Queue.FAST.value` and its own ids unchanged.
+    """
 
     _enqueue_script: AsyncScript | None = None
+    namespace: RedisNamespace = RedisNamespace()
 
     async def enqueue_job(
         self,
@@ -107,8 +114,8 @@ class WakingRedis(ArqRedis):
         **kwargs: Any,
     ) -> Job | None:
         """arq's enqueue_job, same arguments and result: None if a job or result with this id exists."""
-        queue_name = _queue_name or self.default_queue_name
-        job_id = _job_id or uuid4().hex
+        queue_name = self.namespace.queue_name(_queue_name or self.default_queue_name)
+        job_id = self.namespace.job_id(_job_id or uuid4().hex)
         if _defer_until and _defer_by:
             raise RuntimeError("use either 'defer_until' or 'defer_by' or neither, not both")
         enqueue_time_ms = timestamp_ms()
@@ -135,25 +142,33 @@ class WakingRedis(ArqRedis):
         return Job(job_id, redis=self, _queue_name=queue_name, _deserializer=self.job_deserializer)
 
 
-def as_waking(pool: ArqRedis) -> WakingRedis:
+def as_waking(pool: ArqRedis, namespace: RedisNamespace | None = None) -> WakingRedis:
     """arq's create_pool hard-codes ArqRedis (and its sentinel variant); the subclass only adds methods."""
     pool.__class__ = WakingRedis
-    return cast(WakingRedis, pool)
+    waking = cast(WakingRedis, pool)
+    if namespace is not None:
+        waking.namespace = namespace
+    return waking
 
 
 async def create_waking_pool(
-    settings: RedisSettings, *, default_queue_name: str, expires_extra_ms: int | None = None
+    settings: RedisSettings,
+    *,
+    default_queue_name: str,
+    expires_extra_ms: int | None = None,
+    namespace: RedisNamespace | None = None,
 ) -> WakingRedis:
     """A pool with the safe serializer (never pickle) whose enqueues wake the workers."""
+    namespace = namespace or RedisNamespace()
     extra: dict[str, Any] = {} if expires_extra_ms is None else {"expires_extra_ms": expires_extra_ms}
     pool = await create_pool(
         settings,
         job_serializer=serialize,
         job_deserializer=deserialize,
-        default_queue_name=default_queue_name,
+        default_queue_name=namespace.queue_name(default_queue_name),
         **extra,
     )
-    return as_waking(pool)
+    return as_waking(pool, namespace)
 
 
 class WakingWorker(arq_worker.Worker):
@@ -167,9 +182,13 @@ class WakingWorker(arq_worker.Worker):
         *args: Any,
         idle_poll: float = IDLE_POLL_SECONDS,
         on_given_up: GivenUpHook | None = None,
+        namespace: RedisNamespace | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        # Its pool's: the cron ticks it enqueues get this namespace's job ids (queue_name has it already);
+        # None keeps a given pool's own.
+        self.namespace = namespace
         self.idle_poll_s = idle_poll
         self.on_given_up = on_given_up
         self._start_script: AsyncScript | None = None
@@ -186,9 +205,10 @@ class WakingWorker(arq_worker.Worker):
                 self.redis_settings or RedisSettings(),
                 default_queue_name=self.queue_name,
                 expires_extra_ms=self.expires_extra_ms,
+                namespace=self.namespace,
             )
-        elif not isinstance(self._pool, WakingRedis):
-            as_waking(self._pool)
+        else:
+            as_waking(self._pool, self.namespace)
         arq_worker.logger.info(
             "Starting worker for %d functions: %s", len(self.functions), ", ".join(self.functions)
         )

@@ -21,6 +21,7 @@ from mluv.jobs.connections import redis_settings
 from mluv.jobs.counters import JobCounters, Outcome
 from mluv.jobs.cron import CronJobSpec, catch_up_missed_runs
 from mluv.jobs.declare import registry
+from mluv.jobs.deployment import settings_namespace
 from mluv.jobs.failures import insert_failure
 from mluv.jobs.presence import WorkerPresence
 from mluv.jobs.queues import Queue
@@ -135,7 +136,7 @@ def build_worker_settings(queue: Queue, settings: Settings, *, on_startup: Hook,
     attributes: dict[str, Any] = {
         "functions": functions,
         "cron_jobs": cron_jobs,
-        "queue_name": queue.value,
+        "queue_name": settings_namespace(settings).queue_name(queue.value),
         "redis_settings": redis_settings(settings.redis_url),
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,

@@ -21,6 +21,8 @@ from typing import Final, Literal
 
 from redis.asyncio import Redis
 
+from mluv.jobs.deployment import namespace_of
+
 Verdict = Literal["ok", "learner", "global"]
 
 KEY_PREFIX: Final = "mluv:llm:reviews"
@@ -57,7 +59,8 @@ async def take(
 ) -> Verdict:
     """Spend one online review of the learner's and the global budget of today (UTC), or refuse."""
     day = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).date()
-    keys = [learner_key(day, user_id), global_key(day)]
+    ns = namespace_of(redis)
+    keys = [ns.rekey(learner_key(day, user_id)), ns.rekey(global_key(day))]
     args = [str(per_learner), str(total), str(end_of_day(day))]
     result = await redis.eval(_TAKE, len(keys), *keys, *args)  # type: ignore[misc]
     verdict = result.decode() if isinstance(result, bytes) else str(result)
@@ -69,5 +72,6 @@ async def take(
 async def spent(redis: Redis, user_id: int, *, now: dt.datetime | None = None) -> tuple[int, int]:
     """(this learner's, everyone's) online reviews of today (UTC)."""
     day = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).date()
-    learner, everyone = await redis.mget([learner_key(day, user_id), global_key(day)])
+    ns = namespace_of(redis)
+    learner, everyone = await redis.mget([ns.rekey(learner_key(day, user_id)), ns.rekey(global_key(day))])
     return int(learner or 0), int(everyone or 0)

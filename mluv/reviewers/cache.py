@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from mluv.domain.review import Level
+from mluv.jobs.deployment import namespace_of
 from mluv.reviewers.answer import Answer
 
 KEY_PREFIX: Final = "mluv:llm:answer:v1"
@@ -29,7 +30,7 @@ def cache_key(text: str, *, level: Level, language: str) -> str:
 
 async def get(redis: Redis, key: str) -> Answer | None:
     """The cached answer, or None (absent, expired or unreadable)."""
-    raw = await redis.get(key)
+    raw = await redis.get(namespace_of(redis).rekey(key))
     if raw is None:
         return None
     try:
@@ -39,4 +40,4 @@ async def get(redis: Redis, key: str) -> Answer | None:
 
 
 async def put(redis: Redis, key: str, answer: Answer) -> None:
-    await redis.set(key, answer.model_dump_json(), ex=CACHE_TTL)
+    await redis.set(namespace_of(redis).rekey(key), answer.model_dump_json(), ex=CACHE_TTL)

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mluv.db.models import Broadcast, BroadcastStatus, DeliveryStatus, User
 from mluv.domain.telegram_text import TELEGRAM_TEXT_LIMIT, fits_one_message
 from mluv.i18n import DEFAULT_LANGUAGE, t
+from mluv.jobs.deployment import namespace_of
 from mluv.logs import get_logger
 from mluv.telegram import ledger
 from mluv.telegram.ledger import FinishHook
@@ -50,16 +51,16 @@ def broadcast_key(broadcast_id: int) -> str:
     return f"broadcast:{broadcast_id}"
 
 
-def _plan_key(broadcast_id: int) -> str:
-    return f"mluv:broadcast:{broadcast_id}:plan"
+def _plan_key(redis: Redis, broadcast_id: int) -> str:
+    return namespace_of(redis).key(f"broadcast:{broadcast_id}:plan")
 
 
-def _resume_key(broadcast_id: int) -> str:
-    return f"mluv:broadcast:{broadcast_id}:resume"
+def _resume_key(redis: Redis, broadcast_id: int) -> str:
+    return namespace_of(redis).key(f"broadcast:{broadcast_id}:resume")
 
 
-def _progress_lease_key(broadcast_id: int) -> str:
-    return f"mluv:broadcast:{broadcast_id}:progress"
+def _progress_lease_key(redis: Redis, broadcast_id: int) -> str:
+    return namespace_of(redis).key(f"broadcast:{broadcast_id}:progress")
 
 
 def _progress_lock(broadcast_id: int) -> int:
@@ -196,7 +197,7 @@ async def complete_if_done(
         )
     if done is None:
         return False
-    await redis.delete(_plan_key(broadcast_id), _resume_key(broadcast_id))
+    await redis.delete(_plan_key(redis, broadcast_id), _resume_key(redis, broadcast_id))
     await edit_progress(session_factory, sender, broadcast_id, final=True)
     log.info("broadcast completed", broadcast_id=broadcast_id)
     return True
@@ -220,7 +221,7 @@ async def cancel(
             await _cancel_unsent(session, broadcast_id)
     if cancelled is None:
         return False
-    await redis.delete(_plan_key(broadcast_id), _resume_key(broadcast_id))
+    await redis.delete(_plan_key(redis, broadcast_id), _resume_key(redis, broadcast_id))
     await edit_progress(session_factory, sender, broadcast_id, final=True)
     log.info("broadcast cancelled", broadcast_id=broadcast_id)
     return True
@@ -285,27 +286,27 @@ class Plan:
 
 async def save_plan(redis: Redis, broadcast_id: int, plan: Plan) -> None:
     values = {name: value for name, value in asdict(plan).items() if value is not None}
-    await redis.hset(_plan_key(broadcast_id), mapping=values)  # type: ignore[misc]
+    await redis.hset(_plan_key(redis, broadcast_id), mapping=values)  # type: ignore[misc]
 
 
 async def _read_plan(redis: Redis, broadcast_id: int) -> dict[str, int]:
-    plan: dict[Any, Any] = await redis.hgetall(_plan_key(broadcast_id))  # type: ignore[misc]
+    plan: dict[Any, Any] = await redis.hgetall(_plan_key(redis, broadcast_id))  # type: ignore[misc]
     return {(k.decode() if isinstance(k, bytes) else str(k)): int(v) for k, v in plan.items()}
 
 
 async def current_plan(redis: Redis, broadcast_id: int) -> Plan:
     """The round the broadcast's jobs run under now (a queued resumption counts before its parent runs)."""
     values = await _read_plan(redis, broadcast_id)
-    resume = values.get("resume", int(await redis.get(_resume_key(broadcast_id)) or 0))
+    resume = values.get("resume", int(await redis.get(_resume_key(redis, broadcast_id)) or 0))
     return Plan(resume, values.get("batch_size"), values.get("window"), values.get("batches", 0))
 
 
 async def new_round(redis: Redis, broadcast_id: int) -> Plan:
     """The next round of a resumption, recorded as the one to watch; batched as the last one was."""
-    resume = int(await redis.incr(_resume_key(broadcast_id)))
+    resume = int(await redis.incr(_resume_key(redis, broadcast_id)))
     values = await _read_plan(redis, broadcast_id)
     # The plan names the round to watch: a queued resume counts as alive before its parent runs.
-    await redis.hset(_plan_key(broadcast_id), mapping={"resume": resume})  # type: ignore[misc]
+    await redis.hset(_plan_key(redis, broadcast_id), mapping={"resume": resume})  # type: ignore[misc]
     return Plan(resume, values.get("batch_size"), values.get("window"))
 
 
@@ -345,7 +346,7 @@ async def check_in_flight(
         since = row.started_at or row.created_at
         if since is None or now - since < dt.timedelta(seconds=quiet_for):
             continue
-        resumes = int(await redis.get(_resume_key(row.id)) or 0)
+        resumes = int(await redis.get(_resume_key(redis, row.id)) or 0)
         quiet.append(Stalled(row.id, BroadcastStatus(row.status), resumes))
     return completed, quiet
 
@@ -356,7 +357,7 @@ async def check_in_flight(
 async def take_progress_turn(redis: Redis, broadcast_id: int) -> bool:
     """One progress edit per PROGRESS_SECONDS across every worker: whoever takes the lease edits."""
     lease = int(PROGRESS_SECONDS * 1000)
-    return bool(await redis.set(_progress_lease_key(broadcast_id), b"1", nx=True, px=lease))
+    return bool(await redis.set(_progress_lease_key(redis, broadcast_id), b"1", nx=True, px=lease))
 
 
 async def edit_progress(

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 
+from mluv.jobs.deployment import namespace_of
 from mluv.logs import get_logger
 from mluv.telegram.ratelimit_lua import DEPART, PENALIZE, PENALTY_LEFT, RESERVE
 
@@ -137,8 +138,9 @@ class RateLimiter:
     ) -> None:
         self.redis = redis
         self.limits = limits or Limits()
-        self.prefix = prefix
-        self.metrics_prefix = metrics_prefix
+        # The prefixes are the default namespace's; the pool's namespace (REDIS_NAMESPACE) maps them.
+        self.prefix = namespace_of(redis).rekey(prefix)
+        self.metrics_prefix = namespace_of(redis).rekey(metrics_prefix)
         # None: Redis's clock, shared by all workers; a callable (seconds) only for tests.
         self._clock = clock
         self._sleep = sleep
@@ -346,7 +348,7 @@ class RateLimiter:
 
 async def read_ratelimit_stats(redis: Redis, prefix: str = METRICS_PREFIX) -> dict[str, float]:
     """The limiter's counters summed over every process (see COUNTERS), plus the mean wait."""
-    raw = await redis.mget([prefix + name for name in COUNTERS])
+    raw = await redis.mget([namespace_of(redis).rekey(prefix + name) for name in COUNTERS])
     stats = {
         name: float(value) if value is not None else 0.0 for name, value in zip(COUNTERS, raw, strict=True)
     }

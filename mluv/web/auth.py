@@ -30,6 +30,7 @@ from typing import Any
 from aiohttp import web
 from redis.asyncio import Redis
 
+from mluv.jobs.deployment import namespace_of
 from mluv.settings import Environment, Settings
 
 SESSION_COOKIE = "mluv_dashboard"
@@ -219,17 +220,19 @@ class SessionStore:
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
         self.fingerprint = credentials_fingerprint(settings)
+        self.namespace = namespace_of(redis)
 
     async def create(self) -> Session:
         session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), time.time())
         value = {"csrf": session.csrf, "created_at": session.created_at, "credentials": self.fingerprint}
-        await self.redis.set(_session_key(session.session_id), json.dumps(value), ex=SESSION_SECONDS)
+        key = self.namespace.rekey(_session_key(session.session_id))
+        await self.redis.set(key, json.dumps(value), ex=SESSION_SECONDS)
         return session
 
     async def get(self, session_id: str | None) -> Session | None:
         if not session_id or len(session_id) > 128:
             return None
-        raw = await self.redis.get(_session_key(session_id))
+        raw = await self.redis.get(self.namespace.rekey(_session_key(session_id)))
         if raw is None:
             return None
         try:
@@ -241,7 +244,7 @@ class SessionStore:
         return Session(session_id, str(data["csrf"]), float(data["created_at"]))
 
     async def delete(self, session_id: str) -> None:
-        await self.redis.delete(_session_key(session_id))
+        await self.redis.delete(self.namespace.rekey(_session_key(session_id)))
 
 
 def throttle_keys(ip: str) -> list[str]:
@@ -289,17 +292,19 @@ class LoginThrottle:
         self.redis = redis
         self.max_attempts = max_attempts
         self.window = window
+        self.namespace = namespace_of(redis)
         self._script = redis.register_script(_ATTEMPT_SCRIPT)
         self._refund = redis.register_script(_REFUND_SCRIPT)
 
     async def attempt(self, ip: str) -> int | None:
         """Count one attempt; the seconds this client must wait if it is over the limit, else None."""
-        wait = int(await self._script(keys=throttle_keys(ip), args=[self.max_attempts, self.window]))
+        keys = [self.namespace.rekey(key) for key in throttle_keys(ip)]
+        wait = int(await self._script(keys=keys, args=[self.max_attempts, self.window]))
         return wait if wait > 0 else None
 
     async def succeeded(self, ip: str) -> None:
         # A right password gives its attempt back, so only failures use up the budget.
-        await self._refund(keys=throttle_keys(ip))
+        await self._refund(keys=[self.namespace.rekey(key) for key in throttle_keys(ip)])
 
 
 def same_origin(request: web.Request) -> bool:

@@ -23,7 +23,9 @@ from mluv.bot.middlewares import (
     DEDUPE_DONE_SECONDS,
     DEDUPE_RUNNING_SECONDS,
     TELEGRAM_NUMBERING,
+    WEBHOOK_OUTCOME,
     DedupeMiddleware,
+    WebhookOutcome,
 )
 from mluv.bot.runner import BotRunner
 from mluv.db.learners import TelegramProfile, upsert_user
@@ -88,6 +90,23 @@ async def test_a_duplicate_arriving_while_the_first_runs_is_dropped(redis: Redis
     release.set()
     assert await running == "handled"
     assert first.runs == 1
+
+
+@pytest.mark.parametrize(("first_state", "retry_later"), [("running", True), ("done", False)])
+async def test_a_webhook_duplicate_of_a_running_update_asks_telegram_to_deliver_it_again(
+    redis: Redis, first_state: str, retry_later: bool
+) -> None:
+    # The first delivery may die with its process while its key says "running": answering 200 to the
+    # duplicate would lose the update, so the webhook answers 503 and Telegram delivers it again.
+    dedupe = DedupeMiddleware(redis, BOT_ID)
+    await redis.set(dedupe.key(1), first_state, ex=DEDUPE_RUNNING_SECONDS)
+    outcome = WebhookOutcome()
+    duplicate = Handler()
+
+    assert await dedupe(duplicate, update(), {WEBHOOK_OUTCOME: outcome}) is None
+
+    assert duplicate.runs == 0
+    assert outcome.retry_later is retry_later
 
 
 async def test_a_duplicate_of_a_done_update_is_dropped_for_a_day(redis: Redis) -> None:

@@ -17,19 +17,21 @@ from typing import Literal
 
 import pytest
 from arq import Retry
-from arq.jobs import Job
+from arq.jobs import Job, serialize_result
+from arq.worker import JobExecutionFailed
 from sqlalchemy import update
 
-from mluv.db.models import DeliveryStatus, User
+from mluv.db.models import Delivery, DeliveryStatus, User
 from mluv.domain.progress import day_bounds, local_date, zone
 from mluv.i18n import t
 from mluv.jobs import InvalidJobArguments, Queue, registry
 from mluv.jobs.cron import CronJobSpec
-from mluv.jobs.serializer import deserialize
+from mluv.jobs.serializer import deserialize, serialize
 from mluv.settings import Settings
 from tests.workers.job_harness import Harness, bot_with_workers, eventually, job_harness, utc
 from workers.analytics import generate_weekly_report
 from workers.notifications import (
+    requeue_lost_reminders,
     send_daily_challenge_notification,
     send_daily_reminders,
     send_streak_reminder,
@@ -295,6 +297,73 @@ async def test_the_hourly_cron_run_often_still_reminds_each_learner_once(harness
     for user_id in learners:
         assert await harness.texts(user_id) == [t("ru", "daily-reminder")]
         assert len(await harness.deliveries(user_id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("ran", "delivered", "still_queued", "expired", "requeued"),
+    [
+        (True, set(), set(), set(), {1, 2, 3}),  # Redis flushed after the fan-out: every job gone
+        (True, {2}, set(), set(), {1, 3}),  # 2's job ran (its ledger row exists) before the flush
+        (True, set(), {3}, set(), {1, 2}),  # 3's job is still in Redis (queued, running or its result kept)
+        # 1's job key vanished between a worker's claim and its read: arq kept a "job expired" result.
+        (True, set(), {2, 3}, {1}, {1}),
+        (False, set(), set(), set(), set()),  # the tick's run has not succeeded: the run itself enqueues them
+    ],
+    ids=["all-lost", "one-delivered", "one-still-queued", "one-expired-unrun", "run-not-succeeded"],
+)
+async def test_the_reconciler_enqueues_again_the_reminders_redis_lost(
+    harness: Harness,
+    ran: bool,
+    delivered: set[int],
+    still_queued: set[int],
+    expired: set[int],
+    requeued: set[int],
+) -> None:
+    tick, day = utc(2024, 1, 15, 17), dt.date(2024, 1, 15)  # 18:00 in Prague
+    for offset in (1, 2, 3):
+        await harness.add_learner(
+            BASE_ID + offset, last_active_at=tick - dt.timedelta(days=1), in_sandbox=False
+        )
+    if ran:
+        assert (await harness.run_cron(send_daily_reminders, tick))["enqueued"] == 3
+    pool = harness.resources.pool
+    for offset in (1, 2, 3):  # what a FLUSHALL leaves: no job, no in-progress key, no result
+        if offset not in still_queued:
+            await pool.delete(f"arq:job:reminder:{day}:{BASE_ID + offset}")
+            await pool.zrem(Queue.FAST.value, f"reminder:{day}:{BASE_ID + offset}")
+        if offset in expired:
+            job_id = f"reminder:{day}:{BASE_ID + offset}"
+            result = serialize_result(
+                "<unknown>",
+                (),
+                {},
+                1,
+                0,
+                False,
+                JobExecutionFailed("job expired"),
+                0,
+                0,
+                f"{job_id}:<unknown>",
+                Queue.FAST.value,
+                job_id,
+                serializer=serialize,
+            )
+            await pool.set(f"arq:result:{job_id}", result or b"", ex=3600)
+    async with harness.resources.session_factory.begin() as session:
+        session.add_all(
+            Delivery(
+                kind="reminder", recipient_id=BASE_ID + offset, business_key=f"reminder:{day}", payload={}
+            )
+            for offset in delivered
+        )
+
+    count = await requeue_lost_reminders(harness.resources, pool, now=tick + dt.timedelta(minutes=7))
+
+    expected = {f"reminder:{day}:{BASE_ID + offset}" for offset in requeued | still_queued}
+    assert count == len(requeued)
+    assert await harness.job_ids("reminder:") == expected
+    # A second reconciler run finds nothing more to do.
+    assert await requeue_lost_reminders(harness.resources, pool, now=tick + dt.timedelta(minutes=8)) == 0
 
 
 # --- the daily challenge -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from mluv.jobs.deployment import namespace_of
 from mluv.telegram.ratelimit import COUNTERS, METRICS_PREFIX
 from workers.maintenance import HEALTH_KEY
 
@@ -18,7 +19,7 @@ def _text(value: Any) -> str:
 
 
 async def health_report(redis: Redis) -> dict[str, Any] | None:
-    raw = await redis.get(HEALTH_KEY)
+    raw = await redis.get(namespace_of(redis).rekey(HEALTH_KEY))
     if raw is None:
         return None
     try:
@@ -33,7 +34,7 @@ async def ratelimit_counters(redis: Redis) -> dict[str, dict[str, float]]:
 
     Each is a number written with INCRBYFLOAT, or a hash of numbers per scope.
     """
-    keys = [METRICS_PREFIX + name for name in COUNTERS]
+    keys = [namespace_of(redis).rekey(METRICS_PREFIX + name) for name in COUNTERS]
     async with redis.pipeline(transaction=False) as pipe:
         for key in keys:
             pipe.type(key)
