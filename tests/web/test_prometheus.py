@@ -1,9 +1,13 @@
-"""/metrics: Prometheus text format from the shared state, protected by a bearer token or a private port."""
+"""/metrics: Prometheus text format from the shared state, protected by a bearer token or a private port.
+
+The text is written by prometheus_client; the names, types and labels are pinned against those served before
+the switch (FAMILIES), so deployed alert rules and dashboards keep working."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 import shutil
 import subprocess
 import time
@@ -12,26 +16,75 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from mluv.db.models import CronRun, Delivery, PlatformMetrics
-from mluv.jobs.counters import BUCKETS, JobCounters, Outcome
+from mluv.jobs.counters import BUCKETS, JobCounters, JobStats, Outcome
 from mluv.jobs.failures import insert_failure
 from mluv.jobs.presence import WorkerPresence
 from mluv.jobs.queues import Queue
 from mluv.resources import Resources
 from mluv.settings import Settings
 from mluv.web.app import create_app
-from mluv.web.prometheus import Exposition, escape_label, start_metrics_server
+from mluv.web.prometheus import DatabaseFigures, Figures, FiguresCollector, RedisFigures, start_metrics_server
 from tests.web import dashboard_jobs
 from tests.web.conftest import METRICS_TOKEN, Client
 
 pytestmark = pytest.mark.integration
 
 AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+# Every family /metrics served when written by hand, with its type: alert rules and dashboards read them.
+REDIS_FAMILIES = {
+    "mluv_jobs_executed_total": "counter",
+    "mluv_jobs_succeeded_total": "counter",
+    "mluv_jobs_failed_total": "counter",
+    "mluv_jobs_retried_total": "counter",
+    "mluv_job_duration_seconds": "histogram",
+    "mluv_job_last_execution_timestamp_seconds": "gauge",
+    "mluv_queue_depth": "gauge",
+    "mluv_queue_deferred_jobs": "gauge",
+    "mluv_queue_running_jobs": "gauge",
+    "mluv_queue_oldest_job_age_seconds": "gauge",
+    "mluv_worker_heartbeat_up": "gauge",
+    "mluv_workers": "gauge",
+    "mluv_telegram_429_total": "counter",
+    "mluv_ratelimit_penalty_seconds_total": "counter",
+    "mluv_ratelimit_acquired_total": "counter",
+    "mluv_ratelimit_waits_total": "counter",
+    "mluv_ratelimit_wait_seconds_total": "counter",
+    "mluv_ratelimit_refused_total": "counter",
+    "mluv_ratelimit_rebooked_total": "counter",
+}
+PLATFORM_FAMILIES = {
+    "mluv_learners": "gauge",
+    "mluv_learner_messages": "gauge",
+    "mluv_platform_snapshot_timestamp_seconds": "gauge",
+}
+DATABASE_FAMILIES = {
+    "mluv_deliveries": "gauge",
+    "mluv_job_failures_open": "gauge",
+    "mluv_broadcasts": "gauge",
+    "mluv_cron_last_success_timestamp_seconds": "gauge",
+    "mluv_cron_interval_seconds": "gauge",
+    "mluv_cron_next_run_timestamp_seconds": "gauge",
+    "mluv_cron_last_run_failed": "gauge",
+}
+ALWAYS_FAMILIES = {"mluv_metrics_source_up": "gauge", "mluv_build_info": "gauge"}
+FAMILIES = REDIS_FAMILIES | PLATFORM_FAMILIES | DATABASE_FAMILIES | ALWAYS_FAMILIES
+
+
+def families(text: str) -> dict[str, str]:
+    """Family name -> type from the # TYPE lines; a name written twice fails."""
+    found: dict[str, str] = {}
+    for name, kind in re.findall(r"^# TYPE (\S+) (\S+)$", text, re.MULTILINE):
+        assert name not in found, f"{name} written twice"
+        found[name] = kind
+    return found
 
 
 def samples(text: str) -> dict[str, list[Sample]]:
@@ -265,16 +318,77 @@ async def test_the_private_port_also_checks_the_token_when_one_is_set(
         await resources.close()
 
 
-def test_exposition_escapes_labels_and_help() -> None:
-    out = Exposition()
-    out.family("x_total", "counter", "a \\ help\nline", [("", {"job": 'we"ird\\name\n'}, 1.5)])
-    text = out.render()
-    assert 'x_total{job="we\\"ird\\\\name\\n"} 1.5' in text
-    (family,) = text_string_to_metric_families(text)
-    assert family.samples[0].labels["job"] == 'we"ird\\name\n'
-    assert escape_label("plain") == "plain"
-    with pytest.raises(ValueError, match="twice"):
-        out.family("x_total", "counter", "again", [])
+def render(figures: Figures) -> str:
+    registry = CollectorRegistry()
+    collector = FiguresCollector()
+    collector.figures = figures
+    registry.register(collector)
+    return generate_latest(registry).decode()
+
+
+def a_snapshot() -> PlatformMetrics:
+    return PlatformMetrics(
+        captured_at=dt.datetime(2026, 11, 21, 20, tzinfo=dt.UTC),
+        total_users=1,
+        active_users_1d=1,
+        active_users_7d=1,
+        messages_1d=1,
+        messages_total=1,
+    )
+
+
+@pytest.mark.parametrize(
+    ("redis_up", "database_up", "snapshot", "expected"),
+    [
+        (True, True, True, FAMILIES),
+        (True, True, False, REDIS_FAMILIES | DATABASE_FAMILIES | ALWAYS_FAMILIES),
+        (True, False, False, REDIS_FAMILIES | ALWAYS_FAMILIES),
+        (False, True, True, PLATFORM_FAMILIES | DATABASE_FAMILIES | ALWAYS_FAMILIES),
+        (False, False, False, ALWAYS_FAMILIES),
+    ],
+)
+def test_a_source_that_did_not_answer_drops_its_families(
+    redis_up: bool, database_up: bool, snapshot: bool, expected: dict[str, str]
+) -> None:
+    database = DatabaseFigures(platform=a_snapshot() if snapshot else None)
+    text = render(
+        Figures(redis=RedisFigures() if redis_up else None, database=database if database_up else None)
+    )
+    assert families(text) == expected
+    found = samples(text)
+    assert value(found, "mluv_metrics_source_up", source="redis") == float(redis_up)
+    assert value(found, "mluv_metrics_source_up", source="database") == float(database_up)
+    assert value(found, "mluv_build_info") == 1
+    # A private registry per app: nothing reaches prometheus_client's global one.
+    assert not [metric.name for metric in REGISTRY.collect() if metric.name.startswith("mluv")]
+
+
+def test_label_values_are_escaped() -> None:
+    weird = 'we"ird\\name\n'
+    stats = JobStats(
+        name=weird,
+        executed=1,
+        succeeded=1,
+        failed=0,
+        retried=0,
+        duration_count=1,
+        duration_sum=1.5,
+        buckets=(0,) * len(BUCKETS) + (1,),
+        last_execution=None,
+    )
+    text = render(Figures(redis=RedisFigures(stats=[stats])))
+    assert 'mluv_jobs_executed_total{job="we\\"ird\\\\name\\n"} 1.0' in text
+    assert value(samples(text), "mluv_jobs_executed_total", job=weird) == 1
+    assert value(samples(text), "mluv_job_duration_seconds_count", job=weird) == 1
+
+
+async def test_every_family_served_before_is_still_served(
+    client: Client, web_resources: Resources, redis: Redis, session_factory: Any
+) -> None:
+    import workers  # noqa: F401
+
+    await populate(web_resources, redis, session_factory)
+    assert families(await scrape(client)) == FAMILIES
 
 
 async def test_the_rate_limiters_own_counters_reach_metrics(client: Client, redis: Redis) -> None:
