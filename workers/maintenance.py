@@ -31,7 +31,7 @@ from mluv.jobs import (
     job,
     registry,
 )
-from mluv.jobs.arq_state import queue_states
+from mluv.jobs.arq_state import queue_states, read_workers
 from mluv.jobs.cron import CATCH_UP_LOOKBACK
 from mluv.jobs.deployment import namespace_of
 from mluv.jobs.retry import MAINTENANCE_RETRY
@@ -63,7 +63,7 @@ async def _oldest_job_age(ctx: JobContext[Resources]) -> dict[str, Any]:
             "depth": state.depth + state.running,
             "oldest_age_s": round(state.oldest_waiting_age, 3),
         }
-        for state in await queue_states(ctx.redis)
+        for state in await queue_states(ctx.redis, await read_workers(ctx.redis))
     }
 
 

@@ -122,7 +122,9 @@ class QueueState:
         return self.waiting + self.deferred
 
 
-async def queue_state(redis: Redis, queue: Queue, *, now_ms: float | None = None) -> QueueState:
+async def queue_state(
+    redis: Redis, queue: Queue, *, now_ms: float | None = None, listed: set[str] | None = None
+) -> QueueState:
     now_ms = now_ms if now_ms is not None else time.time() * 1000
     ns = namespace_of(redis)
     name = ns.queue_name(queue.value)
@@ -133,16 +135,16 @@ async def queue_state(redis: Redis, queue: Queue, *, now_ms: float | None = None
         pipe.get(ns.health_check_key(queue.value))
         due_total, deferred, head, heartbeat = await pipe.execute()
     head = [(_text(job_id), float(score)) for job_id, score in head]
-    in_progress: list[int] = []
+    in_progress: list[Any] = []
     if head:
         async with redis.pipeline(transaction=False) as pipe:
             for job_id, _ in head:
                 pipe.exists(in_progress_key_prefix + job_id)
             in_progress = await pipe.execute()
-    running = tuple(job_id for (job_id, _), busy in zip(head, in_progress, strict=True) if busy)
-    waiting = tuple(
-        (job_id, score) for (job_id, score), busy in zip(head, in_progress, strict=True) if not busy
-    )
+    # listed (ids the live workers run): arq keeps a cron's in-progress key 60 s after an attempt ends.
+    runs = [b and (listed is None or j in listed) for (j, _), b in zip(head, in_progress, strict=True)]
+    running = tuple(job_id for (job_id, _), busy in zip(head, runs, strict=True) if busy)
+    waiting = tuple((job_id, score) for (job_id, score), busy in zip(head, runs, strict=True) if not busy)
     waiting_count = int(due_total) - len(running)
     if waiting:
         oldest = (now_ms - waiting[0][1]) / 1000
@@ -162,9 +164,14 @@ async def queue_state(redis: Redis, queue: Queue, *, now_ms: float | None = None
     )
 
 
-async def queue_states(redis: Redis) -> list[QueueState]:
-    now_ms = time.time() * 1000
-    return [await queue_state(redis, queue, now_ms=now_ms) for queue in Queue]
+async def queue_states(redis: Redis, workers: Sequence[WorkerInfo] | None = None) -> list[QueueState]:
+    now_ms, ns, states = time.time() * 1000, namespace_of(redis), []
+    for queue in Queue:
+        own = [w for w in workers or () if w.queue in {queue.value, ns.queue_name(queue.value)}]
+        # Given the live workers, running means one of them runs it (plain arq workers write no presence).
+        listed = {job_id for w in own for job_id, _, _ in w.running} if own else None
+        states.append(await queue_state(redis, queue, now_ms=now_ms, listed=listed))
+    return states
 
 
 async def heartbeat_alive(redis: Redis, queue: Queue) -> bool:

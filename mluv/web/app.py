@@ -14,9 +14,15 @@ from mluv.web.prometheus import add_metrics_routes
 log = get_logger(__name__)
 
 
+async def root(request: web.Request) -> web.StreamResponse:
+    # Nothing is served at `/`: an operator typing the bare address means the dashboard.
+    return web.Response(status=302, headers={"Location": "/dashboard"})
+
+
 def create_app(resources: Resources) -> web.Application:
     app = web.Application()
     app[RESOURCES_KEY] = resources
+    app.router.add_get("/", root)
     add_health_routes(app)
     add_dashboard_routes(app, resources)
     add_metrics_routes(app, resources)

@@ -298,10 +298,12 @@ class Metrics:
 
     async def _redis_figures(self) -> RedisFigures:
         redis = self.resources.pool
+        workers = await workers_view(redis)
         return RedisFigures(
             stats=await read_job_stats(redis),
-            states=await queue_states(redis),
-            workers=await workers_view(redis),
+            # Running = a live worker reports it, as the dashboard and /jobs count it.
+            states=await queue_states(redis, workers.workers),
+            workers=workers,
             limiter=await ratelimit_counters(redis),
         )
 

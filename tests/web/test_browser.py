@@ -284,6 +284,27 @@ async def test_unauthenticated_requests_and_actions_without_csrf_are_refused(
     await context.close()
 
 
+async def test_the_root_opens_the_dashboard_and_hostile_names_are_shown_as_text(
+    browser: Browser, live: Live
+) -> None:
+    hostile = "<img src=x onerror=alert(1)>"
+    await live.resources.pool.enqueue_job(hostile, note=hostile, _defer_by=600)
+    context = await logged_in(browser, live, PHONE)
+    page = await context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    await page.goto(f"{live.url}/")
+    await expect(page).to_have_url(f"{live.url}/dashboard")
+    await page.goto(f"{live.url}/dashboard/jobs")
+    waiting = page.locator("#waiting tr", has_text=hostile)
+    await expect(waiting.locator('td[data-label="Job"]')).to_have_text(hostile)  # text, not an element
+    await expect(page.locator("#waiting img")).to_have_count(0)
+    await expect(page.locator("#live span")).to_contain_text("live ·")  # refreshed sections too
+    await expect(page.locator("#waiting img")).to_have_count(0)
+    assert dialogs == []
+    await context.close()
+
+
 # --- screenshots for docs/ -------------------------------------------------------------------------------
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import json
 import time
 from collections.abc import AsyncIterator
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -15,7 +18,8 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from mluv.db.models import Broadcast, CronRun, JobFailure
-from mluv.jobs.counters import JobCounters, Outcome
+from mluv.jobs.counters import BUCKETS, JobCounters, JobStats, Outcome
+from mluv.jobs.cron import Schedule, every
 from mluv.jobs.failures import insert_failure
 from mluv.jobs.presence import WorkerPresence
 from mluv.jobs.queues import Queue
@@ -24,8 +28,12 @@ from mluv.resources import Resources
 from mluv.settings import Environment, Settings
 from mluv.web.app import create_app
 from mluv.web.auth import LOGIN_MAX_ATTEMPTS, SESSION_COOKIE
+from mluv.web.dashboard.present import heartbeat_totals, percentile
+from mluv.web.dashboard.sections import FRAGMENTS
+from mluv.web.sources.cron import describe_schedule
 from tests.web import dashboard_jobs
 from tests.web.conftest import BOT_TOKEN, DASHBOARD_TOKEN, Client, log_in, login_csrf, page_csrf
+from workers.maintenance import HEALTH_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -445,7 +453,10 @@ async def test_snapshot_json(
     assert snapshot["dead_letters"]["counts"] == {"open": 1}
     assert any(c["name"] == "health_check" and c["last_status"] == "succeeded" for c in snapshot["crons"])
     ping = next(s for s in snapshot["job_stats"] if s["job"] == "ping")
-    assert ping["executed"] == 4 and 0.01 < ping["p50"] <= 0.025
+    # Four runs: the percentiles are the histogram buckets they fall in, never an interpolated figure.
+    assert ping["executed"] == 4
+    assert ping["p50"] == {"exact": False, "value": None, "bucket": [0.01, 0.025]}
+    assert ping["p95"] == {"exact": False, "value": None, "bucket": [0.1, 0.25]}
     assert BOT_TOKEN not in str(snapshot)
 
 
@@ -542,3 +553,174 @@ async def test_static_files_and_security_headers(client: Client) -> None:
         assert response.status == 200 and response.content_type == kind
         assert "http://" not in await response.text() and "https://" not in await response.text()
     assert (await client.get("/dashboard/static/..%2Fauth.py")).status == 404
+
+
+# --- the issue's inconsistencies, and escaping ----------------------------------------------------------
+
+
+async def test_the_root_leads_to_the_dashboard(client: Client) -> None:
+    response = await client.get("/", allow_redirects=False)
+    assert (response.status, response.headers["Location"]) == (302, "/dashboard")
+    assert (await client.get("/healthz")).status == 200
+
+
+def stats_of(durations: list[float]) -> JobStats:
+    buckets = [0] * (len(BUCKETS) + 1)
+    for duration in durations:
+        buckets[bisect.bisect_left(BUCKETS, duration)] += 1
+    n = len(durations)
+    return JobStats("j", n, n, 0, 0, n, sum(durations), tuple(buckets), None)
+
+
+@pytest.mark.parametrize(
+    ("durations", "p50", "p95"),
+    [
+        ([], None, None),
+        ([0.375], "375 ms", "375 ms"),  # one run: its duration, exactly
+        ([0.3, 0.4], "≤ 500 ms", "≤ 500 ms"),
+        ([0.004, 0.02, 0.03, 0.2], "≤ 25 ms", "≤ 250 ms"),
+        ([0.001] * 19 + [7.0], "≤ 5 ms", "≤ 5 ms"),  # nearest rank: the 19th of 20 runs
+        ([0.001] * 18 + [7.0, 8.0], "≤ 5 ms", "≤ 10 s"),
+        ([4000.0, 5000.0], "> 30 min", "> 30 min"),
+    ],
+)
+def test_percentiles_are_exact_or_their_bucket(
+    durations: list[float], p50: str | None, p95: str | None
+) -> None:
+    stats = stats_of(durations)
+    for q, expected in ((0.5, p50), (0.95, p95)):
+        found = percentile(stats, q)
+        assert (found.text if found else None) == expected
+        if found is not None:
+            assert found.exact == (len(durations) == 1)
+            assert ("bucket" in found.title) != found.exact
+
+
+@pytest.mark.parametrize(
+    ("heartbeat", "footer"),
+    [
+        (None, "no heartbeat: `arq --check` fails"),
+        (
+            "Dec-03 07:28:01 j_complete=16 j_failed=1 j_retried=2 j_ongoing=0 queued=4",
+            "heartbeat: 16 complete · 1 failed · 2 retried since its worker started",
+        ),
+        (
+            "Nov-21 20:00:00 j_complete=5 j_failed=1 queued=2",
+            "heartbeat: 5 complete · 1 failed since its worker started",
+        ),
+        ("Nov-21 20:00:00", "heartbeat: alive"),
+    ],
+)
+def test_the_queue_card_footer_never_repeats_figures_the_card_shows_live(
+    heartbeat: str | None, footer: str
+) -> None:
+    assert heartbeat_totals(heartbeat) == footer
+    assert "ongoing" not in footer and "queued" not in footer
+
+
+@pytest.mark.parametrize(
+    ("schedule", "words"),
+    [
+        ({"second": 0}, "every minute (0 * * * * *)"),
+        ({"second": 30}, "every minute at second 30 (30 * * * * *)"),
+        (every(30), "every 30 s (*/30 * * * * *)"),
+        (every(300), "every 5 min (0 */5 * * * *)"),
+        (every(1800), "every 30 min (0 */30 * * * *)"),
+        ({"minute": 15, "second": 0}, "hourly at :15 (0 15 * * * *)"),
+        ({"minute": 15, "second": 30}, "hourly at :15, 30 s past (30 15 * * * *)"),
+        ({"hour": 0, "minute": 5, "second": 0}, "daily 00:05 UTC (0 5 0 * * *)"),
+        ({"weekday": 0, "hour": 2, "minute": 0, "second": 0}, "Mon 02:00 UTC (0 0 2 * * Mon)"),
+        ({"weekday": {5, 6}, "hour": 9, "minute": 30, "second": 0}, "Sat/Sun 09:30 UTC (0 30 9 * * Sat,Sun)"),
+        ({"hour": {0, 6, 12, 18}, "minute": 0, "second": 0}, "every 6 h at :00 (0 0 */6 * * *)"),
+        ({"second": {1, 7}}, "1,7 * * * * * (second minute hour day month weekday, UTC)"),
+        (
+            {"day": 1, "hour": 3, "minute": 0, "second": 0},
+            "0 0 3 1 * * (second minute hour day month weekday, UTC)",
+        ),
+    ],
+)
+def test_cron_schedules_are_described(schedule: Schedule, words: str) -> None:
+    assert describe_schedule(schedule) == words
+
+
+class TextBetweenChecks(HTMLParser):
+    """The text directly inside the health check line (not inside its parts)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+        self.loose: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.depth or ("class", "checks") in attrs:
+            self.depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        self.depth = max(self.depth - 1, 0)
+
+    def handle_data(self, data: str) -> None:
+        if self.depth == 1:
+            self.loose.append(data.strip())
+
+
+async def test_the_health_check_line_has_no_stray_separator(
+    client: Client, web_resources: Resources, redis: Redis
+) -> None:
+    report = {
+        "checked_at": dt.datetime.now(dt.UTC).isoformat(),
+        "database": {"ok": True, "ms": 2},
+        "redis": {"ok": True, "ms": 1},
+        "telegram": {"ok": False, "error": "timeout"},
+    }
+    await redis.set(HEALTH_KEY, json.dumps(report), ex=60)
+    await log_in(client)
+    summary = (await (await client.get("/dashboard/fragments?names=summary")).json())["fragments"]["summary"]
+    assert "Health check" in summary and "timeout" in summary
+    parser = TextBetweenChecks()
+    parser.feed(summary)
+    assert [text for text in parser.loose if text] == []  # every piece is one span: no loose " : "
+
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+async def test_job_names_and_arguments_are_escaped_on_every_page(
+    client: Client, web_resources: Resources, redis: Redis, session_factory: Any
+) -> None:
+    await web_resources.pool.enqueue_job(HOSTILE, note=HOSTILE, _job_id=f"id-{HOSTILE}")
+    await web_resources.pool.enqueue_job(HOSTILE, note=HOSTILE, _defer_by=600)
+    await store_result(redis, f"r-{HOSTILE}", HOSTILE, success=False, result=RuntimeError(HOSTILE))
+    await insert_failure(
+        session_factory,
+        job_id=f"f-{HOSTILE}",
+        job_name=HOSTILE,
+        queue=Queue.FAST.value,
+        arguments={"note": HOSTILE},
+        error=f"RuntimeError: {HOSTILE}",
+        traceback_text=f"Traceback: {HOSTILE}",
+        tries=1,
+    )
+    async with session_factory.begin() as session:
+        session.add(Broadcast(created_by=1, text=HOSTILE, target="all", status="running", total=3))
+    metrics = JobCounters()
+    metrics.record(HOSTILE, Outcome.SUCCEEDED, 0.1)
+    await metrics.flush(redis)
+    await log_in(client)
+    shown = 0
+    for path in (
+        "/dashboard",
+        "/dashboard/jobs",
+        "/dashboard/failures",
+        "/dashboard/stats",
+        "/dashboard/broadcasts",
+    ):
+        body = await (await client.get(path + f"?notice={HOSTILE}")).text()
+        assert "<script>" not in body, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body, path
+        shown += body.count("&lt;script&gt;")
+    sections = await (
+        await client.get(f"/dashboard/fragments?names={','.join(FRAGMENTS)}&q=%3Cscript")
+    ).json()
+    for name, html in sections["fragments"].items():
+        assert "<script>" not in html, name
+    assert shown > 10

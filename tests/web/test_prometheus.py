@@ -136,9 +136,10 @@ async def populate(resources: Resources, redis: Redis, session_factory: Any) -> 
     await redis.zadd(Queue.FAST.value, {running.job_id: now_ms - 90_000})
     await redis.set(f"arq:in-progress:{running.job_id}", 1, ex=60)
     await redis.set(Queue.FAST.health_check_key, b"j_complete=1", ex=30)
-    await WorkerPresence(Queue.FAST.value, max_jobs=10, heartbeat_seconds=15, worker_id="m:1:fast").flush(
-        redis
-    )
+    # The worker reports the job it runs: running is what a live worker runs (mluv.jobs.arq_state).
+    presence = WorkerPresence(Queue.FAST.value, max_jobs=10, heartbeat_seconds=15, worker_id="m:1:fast")
+    presence.job_started(running.job_id, 1)
+    await presence.flush(redis)
 
     async with session_factory.begin() as session:
         for n, status in enumerate(["sent", "sent", "sent", "blocked", "unknown"]):

@@ -1,6 +1,8 @@
 """Operators' /jobs: queues, running jobs, open dead letters and the busiest jobs (ADMIN_IDS only).
 
 The queue figures are arq's queue states (mluv.jobs.arq_state): waiting, running, deferred; no SCAN.
+Running means a live worker reports the job (its presence): a cron job whose attempt ended keeps arq's
+in-progress key for 60 s, and is not running.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mluv.bot.filters import IsAdmin
 from mluv.db.models import FailureStatus, JobFailure
 from mluv.i18n import t
-from mluv.jobs.arq_state import queue_states
+from mluv.jobs.arq_state import queue_states, read_workers
 from mluv.jobs.counters import read_job_stats
 from mluv.resources import Resources
 
@@ -24,7 +26,7 @@ router = Router(name="jobs_status")
 @router.message(Command("jobs"), IsAdmin())
 async def jobs(message: Message, session: AsyncSession, resources: Resources, lang: str) -> None:
     redis = resources.pool
-    states = await queue_states(redis)
+    states = await queue_states(redis, await read_workers(redis))
     queued = sum(state.waiting for state in states)
     running = sum(state.running for state in states)
     scheduled = sum(state.deferred for state in states)

@@ -4,5 +4,6 @@ sections every few seconds; no external resources (CSP: 'self' only). Access rul
 
 routes (URLs and their access checks) · guards (sessions, CSRF, security headers) · login · sections
 (sections by name, pages, GET handlers) · pages/ (each area's sections) · loader (per-request data) ·
-present (arq's jobs and results for people) · layout, html (HTML) · actions (POSTs) · snapshot (JSON).
+present (plain data for the pages) · templating, templates/ (Jinja2, autoescaped) · actions (POSTs) ·
+snapshot (JSON).
 """

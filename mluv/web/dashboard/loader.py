@@ -33,6 +33,14 @@ class View:
     path: str
 
 
+@dataclass(frozen=True)
+class Section:
+    """A section as data: its template (templates/sections/) and what the template is given."""
+
+    template: str
+    context: dict[str, Any]
+
+
 class Loader:
     def __init__(self, resources: Resources) -> None:
         self.resources = resources
@@ -56,9 +64,11 @@ class Loader:
         return self.resources.pool
 
     async def states(self) -> list[arq_state.QueueState]:
-        result: list[arq_state.QueueState] = await self._once(
-            "states", lambda: arq_state.queue_states(self.redis)
-        )
+        async def make() -> list[arq_state.QueueState]:
+            # The workers' presence tells a running job from a cron's kept in-progress key.
+            return await arq_state.queue_states(self.redis, (await self.workers()).workers)
+
+        result: list[arq_state.QueueState] = await self._once("states", make)
         return result
 
     async def workers(self) -> arq_state.WorkersView:

@@ -25,8 +25,8 @@ from mluv.web.auth import (
     secret_equals,
 )
 from mluv.web.dashboard.guards import form_field, operator_of, redirect, safe_next, secure_headers
-from mluv.web.dashboard.layout import login_page
 from mluv.web.dashboard.state import Operator, dashboard_state
+from mluv.web.dashboard.templating import render_page
 
 log = get_logger(__name__)
 
@@ -36,10 +36,13 @@ def _login_response(
 ) -> web.StreamResponse:
     state = dashboard_state(request)
     token = secrets.token_urlsafe(32)
-    body = login_page(
-        csrf=token, error=error, next_path=safe_next(next_path), static_version=state.static_version
-    )
-    response = web.Response(text=body, content_type="text/html", status=status)
+    context = {
+        "csrf": token,
+        "error": error,
+        "next_path": safe_next(next_path),
+        "static_version": state.static_version,
+    }
+    response = render_page(request, "login.html", context, status=status)
     # Double-submit token for the login form itself (there is no session yet to hold one).
     response.set_cookie(
         LOGIN_CSRF_COOKIE,

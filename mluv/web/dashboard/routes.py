@@ -20,6 +20,7 @@ from mluv.web.dashboard.login import login_form, login_submit, logout
 from mluv.web.dashboard.sections import fragments, named_page, overview_page
 from mluv.web.dashboard.snapshot import snapshot
 from mluv.web.dashboard.state import STATE_KEY, DashboardState, dashboard_state
+from mluv.web.dashboard.templating import setup_templates
 
 log = get_logger(__name__)
 
@@ -66,6 +67,7 @@ def add_dashboard_routes(app: web.Application, resources: Resources) -> Access:
         static=static_files,
         static_version=version,
     )
+    setup_templates(app)
     router = app.router
     router.add_get("/dashboard", page_handler(overview_page))
     router.add_get("/dashboard/", page_handler(overview_page))

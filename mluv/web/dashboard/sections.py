@@ -1,7 +1,8 @@
 """The dashboard's sections by name, the pages that group them, and the GET handlers that render them.
 
 A page renders its sections in one response; `/dashboard/fragments?names=...` re-renders some of them for
-the page's script. A section whose source fails (PostgreSQL down) shows an error in place of its content.
+the page's script, from the same templates. A section whose source fails (PostgreSQL down) shows an error
+in place of its content.
 """
 
 from __future__ import annotations
@@ -10,19 +11,19 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from markupsafe import Markup
 
 from mluv.logs import get_logger
 from mluv.web.auth import Access
 from mluv.web.dashboard.guards import safe_next
-from mluv.web.dashboard.html import e
-from mluv.web.dashboard.layout import layout
-from mluv.web.dashboard.loader import Loader, View
+from mluv.web.dashboard.loader import Loader, Section, View
 from mluv.web.dashboard.pages import broadcasts, cron, failures, jobs, overview, stats
 from mluv.web.dashboard.state import Operator, dashboard_state
+from mluv.web.dashboard.templating import render, render_page
 
 log = get_logger(__name__)
 
-FRAGMENTS: dict[str, Callable[[Loader, View], Awaitable[str]]] = {
+FRAGMENTS: dict[str, Callable[[Loader, View], Awaitable[Section]]] = {
     "summary": overview.summary,
     "queues": overview.queues,
     "workers": overview.workers,
@@ -49,18 +50,25 @@ PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "broadcasts": ("Broadcasts", ("broadcasts",)),
 }
 
+NAV = (
+    ("overview", "/dashboard", "Overview"),
+    ("jobs", "/dashboard/jobs", "Jobs"),
+    ("failures", "/dashboard/failures", "Dead letters"),
+    ("cron", "/dashboard/cron", "Cron"),
+    ("stats", "/dashboard/stats", "Metrics"),
+    ("broadcasts", "/dashboard/broadcasts", "Broadcasts"),
+)
 
-async def render_fragment(name: str, loader: Loader, v: View) -> str:
+
+async def render_fragment(request: web.Request, name: str, loader: Loader, v: View) -> Markup:
     """One section; a failing source (PostgreSQL down) shows an error in its section, not a broken page."""
     try:
-        return await FRAGMENTS[name](loader, v)
+        section = await FRAGMENTS[name](loader, v)
     except Exception as error:
         log.warning("dashboard section failed", section=name, error=f"{type(error).__name__}: {error}")
-        return (
-            f"<h2>{e(name.replace('-', ' ').capitalize())}</h2>"
-            f'<p class="error">Could not load this section: {e(type(error).__name__)}. '
-            "It retries on the next update.</p>"
-        )
+        context = {"title": name.replace("-", " ").capitalize(), "error": type(error).__name__}
+        return render(request, "sections/error.html", context)
+    return render(request, section.template, section.context)
 
 
 def _view(request: web.Request, operator: Operator) -> View:
@@ -73,18 +81,19 @@ async def _page(request: web.Request, operator: Operator, name: str) -> web.Stre
     title, names = PAGES[name]
     loader = Loader(state.resources)
     v = _view(request, operator)
-    rendered = [(section, await render_fragment(section, loader, v)) for section in names]
-    body = layout(
-        page=name,
-        title=title,
-        sections=rendered,
-        csrf=operator.csrf,
-        open_mode=state.access is Access.OPEN,
-        notice=request.query.get("notice"),
-        static_version=state.static_version,
-        logout=operator.session is not None,
-    )
-    return web.Response(text=body, content_type="text/html")
+    rendered = [(section, await render_fragment(request, section, loader, v)) for section in names]
+    context = {
+        "page": name,
+        "title": title,
+        "nav": NAV,
+        "sections": rendered,
+        "csrf": operator.csrf,
+        "open_mode": state.access is Access.OPEN,
+        "notice": request.query.get("notice"),
+        "static_version": state.static_version,
+        "logout": operator.session is not None,
+    }
+    return render_page(request, "page.html", context)
 
 
 async def overview_page(request: web.Request, operator: Operator) -> web.StreamResponse:
@@ -102,5 +111,5 @@ async def fragments(request: web.Request, operator: Operator) -> web.StreamRespo
     # ?path= names the page the sections sit on (search forms point back at it).
     page_path = safe_next(request.query.get("path"))
     v = View(v.csrf, v.query, urlsplit(page_path).path)
-    rendered = {name: await render_fragment(name, loader, v) for name in names}
+    rendered = {name: str(await render_fragment(request, name, loader, v)) for name in names}
     return web.json_response({"fragments": rendered})

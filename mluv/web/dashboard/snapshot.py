@@ -15,7 +15,7 @@ from mluv.db.models import FailureStatus
 from mluv.jobs.arq_state import ArqJob, recent_results
 from mluv.logs import redact
 from mluv.web.dashboard.loader import Loader
-from mluv.web.dashboard.present import job_view, result_view
+from mluv.web.dashboard.present import Percentile, job_view, percentile, result_view
 from mluv.web.dashboard.state import Operator, dashboard_state
 from mluv.web.sources.cron import cron_views, registered_crons
 
@@ -41,6 +41,12 @@ async def snapshot(request: web.Request, operator: Operator) -> web.StreamRespon
             "worker": j.worker,
             "aborting": j.aborting,
         }
+
+    def figure(p: Percentile | None) -> dict[str, Any] | None:
+        # Exact after one run; otherwise the histogram bucket (lower exclusive, upper None: unbounded).
+        if p is None:
+            return None
+        return {"exact": p.exact, "value": p.upper if p.exact else None, "bucket": [p.lower, p.upper]}
 
     body: dict[str, Any] = {
         "queues": [
@@ -79,8 +85,9 @@ async def snapshot(request: web.Request, operator: Operator) -> web.StreamRespon
                 "executed": s.executed,
                 "failed": s.failed,
                 "retried": s.retried,
-                "p50": s.p50,
-                "p95": s.p95,
+                "mean": s.mean,
+                "p50": figure(percentile(s, 0.5)),
+                "p95": figure(percentile(s, 0.95)),
                 "last_execution": s.last_execution,
             }
             for s in await loader.stats()

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mluv.db.models import CronRun, CronRunStatus
-from mluv.jobs.cron import CronJobSpec
+from mluv.jobs.cron import CronJobSpec, Schedule
 from mluv.jobs.declare import registry
 
 
@@ -37,54 +37,77 @@ def registered_crons() -> list[CronJobSpec]:
     return [spec for spec in registry.crons.values() if isinstance(spec, CronJobSpec)]
 
 
-def _field_text(value: int | set[int] | None, *, step_from_zero: int | None = None) -> str:
+def _field_text(value: int | set[int] | None, *, span: int | None = None, names: tuple[str, ...] = ()) -> str:
     if value is None:
         return "*"
-    if isinstance(value, int):
-        return str(value)
-    ordered = sorted(value)
-    if step_from_zero and len(ordered) > 2 and ordered[0] == 0:
-        step = ordered[1] - ordered[0]
-        if ordered == list(range(0, step_from_zero, step)):
-            return f"*/{step}"
-    return ",".join(str(v) for v in ordered)
+    ordered = sorted({value} if isinstance(value, int) else value)
+    step = _even_step(ordered, span) if span else None
+    if step is not None:
+        return f"*/{step}"
+    return ",".join(names[v] if names else str(v) for v in ordered)
 
 
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+def _even_step(ordered: list[int], span: int | None) -> int | None:
+    """The step of 0, n, 2n, ... covering the whole span (every n), else None."""
+    if span is None or len(ordered) < 2 or ordered[0] != 0:
+        return None
+    step = ordered[1] - ordered[0]
+    return step if span % step == 0 and ordered == list(range(0, span, step)) else None
 
 
-def describe_schedule(spec: CronJobSpec) -> str:
-    """arq's fields as a crontab-like line (with seconds), plus words for the common shapes, in UTC."""
-    s = spec.schedule
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # arq's weekday 0 is Monday
+
+
+def _words(s: Schedule) -> str | None:
+    """The common shapes in words (UTC), or None; a schedule with a seconds field says which second."""
+    second, minute, hour = s.get("second"), s.get("minute"), s.get("hour")
+    weekday = s.get("weekday")
+    if s.get("day") is not None or s.get("month") is not None:
+        return None
+    if isinstance(second, set):
+        step = _even_step(sorted(second), 60)
+        if step is None or minute is not None or hour is not None or weekday is not None:
+            return None
+        return f"every {step} s"
+    past = f", {second} s past" if second else ""
+    if second is None:
+        return "every second" if minute is None and hour is None and weekday is None else None
+    if weekday is None and hour is None and minute is None:
+        return f"every minute at second {second}" if second else "every minute"
+    if weekday is None and hour is None and isinstance(minute, set):
+        step = _even_step(sorted(minute), 60)
+        return f"every {step} min{past}" if step is not None else None
+    if weekday is None and hour is None and isinstance(minute, int):
+        return f"hourly at :{minute:02d}{past}"
+    if not isinstance(minute, int):
+        return None
+    clock = f"{minute:02d}" + (f":{second:02d}" if second else "")
+    if weekday is None and isinstance(hour, set):
+        step = _even_step(sorted(hour), 24)
+        return f"every {step} h at :{clock}" if step is not None else None
+    if not isinstance(hour, int):
+        return None
+    when = f"{hour:02d}:{clock} UTC"
+    if weekday is None:
+        return f"daily {when}"
+    days = [weekday] if isinstance(weekday, int) else sorted(weekday)
+    return f"{'/'.join(WEEKDAYS[d] for d in days)} {when}"
+
+
+def describe_schedule(s: Schedule) -> str:
+    """Words for the common shapes, then arq's fields (second minute hour day month weekday, UTC)."""
     line = " ".join(
         [
-            _field_text(s.get("second"), step_from_zero=60),
-            _field_text(s.get("minute"), step_from_zero=60),
-            _field_text(s.get("hour"), step_from_zero=24),
+            _field_text(s.get("second"), span=60),
+            _field_text(s.get("minute"), span=60),
+            _field_text(s.get("hour"), span=24),
             _field_text(s.get("day")),
             _field_text(s.get("month")),
-            _field_text(s.get("weekday")),
+            _field_text(s.get("weekday"), names=WEEKDAYS),
         ]
     )
-    minute, hour, weekday = s.get("minute"), s.get("hour"), s.get("weekday")
-    second, day, month = s.get("second"), s.get("day"), s.get("month")
-    words = ""
-    if day is None and month is None:
-        if isinstance(second, set) and minute is None and hour is None and weekday is None:
-            words = f"every {60 // max(len(second), 1)} s"
-        elif isinstance(minute, set) and hour is None and weekday is None and second in (0, None):
-            words = f"every {60 // max(len(minute), 1)} min"
-        elif isinstance(minute, int) and hour is None and weekday is None:
-            words = f"hourly at :{minute:02d}"
-        elif isinstance(minute, int) and isinstance(hour, int):
-            when = f"{hour:02d}:{minute:02d} UTC"
-            if weekday is None:
-                words = f"daily {when}"
-            elif isinstance(weekday, int):
-                words = f"{WEEKDAYS[weekday]} {when}"
-            else:
-                words = f"{'/'.join(WEEKDAYS[d] for d in sorted(weekday))} {when}"
-    return f"{words} ({line})" if words else f"{line} UTC"
+    words = _words(s)
+    return f"{words} ({line})" if words else f"{line} (second minute hour day month weekday, UTC)"
 
 
 async def cron_views(
@@ -111,7 +134,7 @@ async def cron_views(
         views.append(
             CronView(
                 spec=spec,
-                schedule=describe_schedule(spec),
+                schedule=describe_schedule(spec.schedule),
                 next_run=next_run,
                 interval=(spec.next_tick(next_run) - next_run).total_seconds(),
                 last_run=last_runs.get(spec.name),
