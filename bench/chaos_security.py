@@ -142,8 +142,10 @@ async def forged_webhooks(redis_url: str) -> Outcome:
         problems.append(f"forged update ids reached the dispatcher: {reached}")
     if received.get(victim, 0) or stored[victim]:
         problems.append(f"the forged '/start' was handled: victim got {received.get(victim, 0)} messages")
-    if set(replayed) != {200}:
-        problems.append(f"valid posts answered {dict(replayed)}, expected 200")
+    # Twice at once, the second may find the first still running: 503, so Telegram delivers it again
+    # (mluv.bot.runner) instead of forgetting an update whose first delivery may still die.
+    if not set(replayed) <= {200, 503} or replayed[503] > 1:
+        problems.append(f"valid posts answered {dict(replayed)}, expected 200 (at most one 503)")
     if stored[learner] != 2 or received.get(learner, 0) != 2:
         problems.append(
             f"2 updates posted 4 times: {stored[learner]} messages stored, {received.get(learner, 0)} "
