@@ -25,7 +25,7 @@ from mluv.jobs import CronRun, JobContext, Queue, RetryableError, cron, job
 from mluv.jobs.retry import DELIVERY_RETRY
 from mluv.logs import get_logger
 from mluv.resources import Resources
-from mluv.telegram import posts
+from mluv.telegram import audiences, posts
 from mluv.telegram.broadcasts import BROADCAST_KIND
 from mluv.telegram.ratelimit import RateLimited
 from mluv.telegram.reconcile import PENDING_AFTER, reconcile_ledger
@@ -117,10 +117,11 @@ async def _send_post(ctx: JobContext[Resources], post_id: int) -> str:
         if post.target == "all":
             broadcast_id = await posts.create_confirmed(
                 resources.session_factory,
-                created_by=post.created_by,
+                started_by=posts.started_by_of(post),
                 text=post.text,
                 parse_mode=post.parse_mode,
                 idempotency_key=f"scheduled:{post.id}",
+                audience=audiences.of_post(post),
             )
             # Deterministic id broadcast:{id}: a repeated run cannot start it twice.
             await broadcast.enqueue(ctx.redis, broadcast_id=broadcast_id)

@@ -3,6 +3,8 @@
 Timestamps are `timestamptz` (UTC); columns that record "when the row was written" default to `now()` on
 the server so raw SQL and bulk statements get them too. Status-like columns are text with a CHECK
 constraint rather than PostgreSQL enums, because changing a CHECK is a short transactional migration.
+One file because it is the schema read as a whole: one metadata that `alembic check` compares with
+`migrations/`, with its naming convention and the CHECK rules the tables share.
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ NAMING_CONVENTION = {
 LANGUAGES = ("ru", "uk")
 SCHEDULED_TARGETS = ("user", "channel", "all")
 BROADCAST_TARGETS = ("all", "channels")
+# An operator's post: the learner filters (mluv.domain.audience) and who started it (the bot or the web).
+_AUDIENCE_LANGUAGE = f"audience_language IS NULL OR audience_language IN {LANGUAGES!r}"
+_ACTIVE_DAYS = "active_days IS NULL OR active_days BETWEEN 1 AND 365"
+_LEARNER_FILTERS = "target = 'all' OR (audience_language IS NULL AND active_days IS NULL)"
+_STARTED_BY = "created_by IS NOT NULL OR operator IS NOT NULL"
 
 
 # The states of each status column; each is changed only by its concept's home module (docs/architecture.md).
@@ -323,6 +330,10 @@ class ScheduledMessage(Base):
         CheckConstraint(_in("target", SCHEDULED_TARGETS), name="target"),
         CheckConstraint(_in("status", SCHEDULED_STATUSES), name="status"),
         CheckConstraint("target = 'all' OR chat_id IS NOT NULL", name="chat_id_required"),
+        CheckConstraint(_AUDIENCE_LANGUAGE, name="audience_language"),
+        CheckConstraint(_ACTIVE_DAYS, name="active_days"),
+        CheckConstraint(_LEARNER_FILTERS, name="learner_filters"),
+        CheckConstraint(_STARTED_BY, name="started_by"),
         # send_scheduled_messages: due posts not yet sent.
         Index(
             "ix_scheduled_messages_send_at_scheduled",
@@ -332,14 +343,19 @@ class ScheduledMessage(Base):
     )
 
     id: Mapped[int] = _identity_pk()
-    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[int | None] = mapped_column(BigInteger)  # the admin's Telegram id (the bot)
+    operator: Mapped[str | None] = mapped_column(Text)  # the web operator's name (the dashboard)
     target: Mapped[str] = mapped_column(Text)
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Filters of a post to learners (target 'all'): mluv.domain.audience.Audience.
+    audience_language: Mapped[str | None] = mapped_column(Text)
+    active_days: Mapped[int | None] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     parse_mode: Mapped[str | None] = mapped_column(Text)
     send_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(Text, server_default="scheduled")
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = _created_at()
 
@@ -352,16 +368,24 @@ class Broadcast(Base):
         UniqueConstraint("idempotency_key"),
         CheckConstraint(_in("target", BROADCAST_TARGETS), name="target"),
         CheckConstraint(_in("status", BROADCAST_STATUSES), name="status"),
+        CheckConstraint(_AUDIENCE_LANGUAGE, name="audience_language"),
+        CheckConstraint(_ACTIVE_DAYS, name="active_days"),
+        CheckConstraint(_LEARNER_FILTERS, name="learner_filters"),
+        CheckConstraint(_STARTED_BY, name="started_by"),
         # Dashboard and resumption after a restart: broadcasts still running.
         Index("ix_broadcasts_status", "status"),
     )
 
     id: Mapped[int] = _identity_pk()
-    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[int | None] = mapped_column(BigInteger)  # the admin's Telegram id (the bot)
+    operator: Mapped[str | None] = mapped_column(Text)  # the web operator's name (the dashboard)
     text: Mapped[str] = mapped_column(Text)
     parse_mode: Mapped[str | None] = mapped_column(Text)
     target: Mapped[str] = mapped_column(Text)
     channel_ids: Mapped[list[int] | None] = mapped_column(ARRAY(BigInteger))
+    # Filters of a broadcast to learners (target 'all'): mluv.domain.audience.Audience.
+    audience_language: Mapped[str | None] = mapped_column(Text)
+    active_days: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(Text, server_default="draft")
     idempotency_key: Mapped[str | None] = mapped_column(Text)
     total: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -374,6 +398,17 @@ class Broadcast(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Channel(Base):
+    """A channel the bot posts to, chosen as a broadcast's or a scheduled post's audience."""
+
+    __tablename__ = "channels"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    title: Mapped[str] = mapped_column(Text)
+    added_by: Mapped[str] = mapped_column(Text)  # "admin:<telegram id>" or the web operator's name
+    added_at: Mapped[dt.datetime] = _created_at()
 
 
 class JobFailure(Base):

@@ -28,7 +28,7 @@ from mluv.domain.telegram_text import TELEGRAM_TEXT_LIMIT, fits_one_message
 from mluv.i18n import DEFAULT_LANGUAGE, t
 from mluv.jobs.deployment import namespace_of
 from mluv.logs import get_logger
-from mluv.telegram import ledger
+from mluv.telegram import audiences, ledger
 from mluv.telegram.ledger import FinishHook
 
 if TYPE_CHECKING:
@@ -104,7 +104,8 @@ async def start(
         if row.target == "channels":
             recipients = sorted(set(row.channel_ids or []))
         else:
-            recipients = select(User.id).where(User.is_active.is_(True), User.is_blocked.is_(False))
+            # The query the draft's size was counted with (mluv.telegram.audiences), taken now.
+            recipients = audiences.learners(audiences.of_broadcast(row), now=now)
         total = await ledger.snapshot(
             session,
             kind=BROADCAST_KIND,

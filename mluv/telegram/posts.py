@@ -5,14 +5,20 @@ job then runs it, mluv.telegram.broadcasts) or cancelled; a double tap cannot st
 older than DRAFT_LIFETIME cannot be confirmed: its Confirm button cancels it (DraftExpired), so an old
 preview scrolled up in the chat never starts a broadcast.
 
+Every post is checked before it is stored (mluv.domain.post_format.check_post: valid Telegram HTML or
+plain text, within the length limit once parsed) and records its audience (mluv.domain.audience; the
+query: mluv.telegram.audiences) and who started it: an admin's Telegram id (`created_by`, the bot) or a
+web operator's name (`operator`). The web compose page uses these same functions.
+
 A scheduled post (`/schedule`, ScheduledStatus):
 
     scheduled ──claim_due_posts──▶ sending ──▶ sent | failed
+        └── cancel_post ──▶ cancelled
 
 Due posts are claimed with SKIP LOCKED; the run then handles each while holding its row lock
 (`lock_post`), so a concurrent run skips it, and a post left `sending` by a run that died (its lock is
 gone) is claimed again by the next run; the delivery ledger keeps it to one message. A post for everyone
-becomes a confirmed broadcast (`create_confirmed`, once per post).
+to learners becomes a confirmed broadcast to the same audience (`create_confirmed`, once per post).
 """
 
 from __future__ import annotations
@@ -24,7 +30,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mluv.db.models import Broadcast, BroadcastStatus, ScheduledMessage, ScheduledStatus, User
+from mluv.db.models import Broadcast, BroadcastStatus, ScheduledMessage, ScheduledStatus
+from mluv.domain.audience import EVERYONE, PLAIN_TO_EVERYONE, Audience, PostOptions
+from mluv.domain.post_format import PostFormat, check_post
+from mluv.telegram import audiences
 
 # --- broadcast drafts ---------------------------------------------------------------------------------------
 
@@ -36,22 +45,46 @@ class DraftExpired(Exception):
 
 
 @dataclass(frozen=True)
+class StartedBy:
+    """Who starts a post: an admin in the bot (Telegram id) or an operator on the web (name)."""
+
+    admin_id: int | None = None
+    operator: str | None = None
+
+    def __post_init__(self) -> None:
+        assert (self.admin_id is None) != (self.operator is None), "an admin or an operator, not both"
+
+    def columns(self) -> dict[str, object]:
+        return {"created_by": self.admin_id, "operator": self.operator}
+
+
+def started_by_of(row: Broadcast | ScheduledMessage) -> StartedBy:
+    """Who started a stored post."""
+    return StartedBy(operator=row.operator) if row.created_by is None else StartedBy(row.created_by)
+
+
+@dataclass(frozen=True)
 class Draft:
     id: int
-    audience: int  # active learners now (the snapshot when it starts decides who gets it)
+    size: int  # recipients now (the snapshot when it starts decides who gets it)
 
 
-async def _audience_size(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count(User.id)).where(User.is_active.is_(True))) or 0)
-
-
-async def create_draft(session: AsyncSession, *, created_by: int, text: str) -> Draft:
-    """An operator's draft to every learner, in the caller's transaction."""
-    draft = Broadcast(created_by=created_by, text=text, target="all", status=BroadcastStatus.DRAFT)
+async def create_draft(
+    session: AsyncSession, *, started_by: StartedBy, text: str, options: PostOptions = PLAIN_TO_EVERYONE
+) -> Draft:
+    """An operator's draft, checked (PostError if it could not be sent), in the caller's transaction."""
+    check_post(text, options.post_format)
+    await audiences.check_audience(session, options.audience)
+    draft = Broadcast(
+        text=text,
+        parse_mode=options.post_format.parse_mode,
+        status=BroadcastStatus.DRAFT,
+        **started_by.columns(),
+        **audiences.broadcast_columns(options.audience),
+    )
     session.add(draft)
-    audience = await _audience_size(session)
     await session.flush()
-    return Draft(draft.id, audience)
+    return Draft(draft.id, await audiences.size(session, options.audience))
 
 
 async def decide_draft(
@@ -88,33 +121,34 @@ async def decide_draft(
             progress_chat_id=progress_chat_id,
             progress_message_id=progress_message_id,
         )
-        .returning(Broadcast.id)
+        .returning(Broadcast)
     )
     if decided is None:
         return None
-    return Draft(decided, await _audience_size(session))
+    return Draft(decided.id, await audiences.size(session, audiences.of_broadcast(decided)))
 
 
 async def create_confirmed(
     session_factory: async_sessionmaker[AsyncSession],
     *,
-    created_by: int,
+    started_by: StartedBy,
     text: str,
     parse_mode: str | None,
     idempotency_key: str,
+    audience: Audience = EVERYONE,
 ) -> int:
-    """A confirmed broadcast to every learner, created once per idempotency key and committed before the
+    """A confirmed broadcast to `audience`, created once per idempotency key and committed before the
     caller enqueues its job, so the job always finds it; its id."""
     async with session_factory.begin() as session:
         created = await session.scalar(
             insert(Broadcast)
             .values(
-                created_by=created_by,
                 text=text,
                 parse_mode=parse_mode,
-                target="all",
                 status=BroadcastStatus.CONFIRMED,
                 idempotency_key=idempotency_key,
+                **started_by.columns(),
+                **audiences.broadcast_columns(audience),
             )
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
             .returning(Broadcast.id)
@@ -131,9 +165,76 @@ async def create_confirmed(
 # --- scheduled posts ----------------------------------------------------------------------------------------
 
 
-async def schedule_post(session: AsyncSession, *, created_by: int, text: str, send_at: dt.datetime) -> None:
-    """A post to every learner at `send_at`, in the caller's transaction."""
-    session.add(ScheduledMessage(created_by=created_by, target="all", text=text, send_at=send_at))
+async def schedule_post(
+    session: AsyncSession,
+    *,
+    started_by: StartedBy,
+    text: str,
+    send_at: dt.datetime,
+    options: PostOptions = PLAIN_TO_EVERYONE,
+) -> int:
+    """A post to `options.audience` at `send_at`, checked (PostError if it could not be sent), in the
+    caller's transaction; its id."""
+    check_post(text, options.post_format)
+    await audiences.check_audience(session, options.audience)
+    post = ScheduledMessage(
+        text=text,
+        parse_mode=options.post_format.parse_mode,
+        send_at=send_at,
+        **started_by.columns(),
+        **audiences.post_columns(options.audience),
+    )
+    session.add(post)
+    await session.flush()
+    return post.id
+
+
+@dataclass(frozen=True)
+class PendingPost:
+    id: int
+    send_at: dt.datetime
+    audience: Audience
+    post_format: PostFormat
+    text: str
+    started_by: StartedBy
+
+
+async def pending_posts(session: AsyncSession, *, limit: int = 50) -> list[PendingPost]:
+    """Posts still waiting for their time, soonest first."""
+    rows = await session.scalars(
+        select(ScheduledMessage)
+        .where(ScheduledMessage.status == ScheduledStatus.SCHEDULED)
+        .order_by(ScheduledMessage.send_at, ScheduledMessage.id)
+        .limit(limit)
+    )
+    return [
+        PendingPost(
+            row.id,
+            row.send_at,
+            audiences.of_post(row),
+            PostFormat.of(row.parse_mode),
+            row.text,
+            started_by_of(row),
+        )
+        for row in rows
+    ]
+
+
+async def count_pending_posts(session: AsyncSession) -> int:
+    query = select(func.count()).where(ScheduledMessage.status == ScheduledStatus.SCHEDULED)
+    return int(await session.scalar(query) or 0)
+
+
+async def cancel_post(session: AsyncSession, post_id: int) -> bool:
+    """scheduled → cancelled, in the caller's transaction; False if it is not waiting any more (sent,
+    being sent, cancelled already) or does not exist."""
+    cancelled = await session.scalar(
+        update(ScheduledMessage)
+        .where(ScheduledMessage.id == post_id, ScheduledMessage.status == ScheduledStatus.SCHEDULED)
+        .values(status=ScheduledStatus.CANCELLED, cancelled_at=dt.datetime.now(dt.UTC))
+        .returning(ScheduledMessage.id)
+    )
+    return cancelled is not None
 
 
 async def claim_due_posts(

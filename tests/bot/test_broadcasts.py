@@ -1,10 +1,14 @@
-"""/broadcast end to end against the sandbox: the confirmation fits one message whatever the text's length,
-and an old draft's Confirm button sends nothing."""
+"""/broadcast and /schedule end to end against the sandbox, in ru and uk: the confirmation fits one message
+whatever the text's length, an old draft's Confirm button sends nothing, an HTML broadcast to one language
+reaches only its learners formatted, a post Telegram would refuse is explained and not kept, and
+/schedule accepts its own usage example, lists the pending posts and cancels one."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -14,13 +18,17 @@ from sqlalchemy import select, update
 from mluv.bot.dispatcher import create_dispatcher
 from mluv.bot.handlers.broadcasts import confirm_text
 from mluv.bot.runner import BotRunner
-from mluv.db.models import Broadcast, BroadcastStatus
+from mluv.db.models import Broadcast, BroadcastStatus, ScheduledMessage, User
+from mluv.domain.audience import Audience, PostOptions
+from mluv.domain.post_format import PostFormat
+from mluv.domain.schedule import example_time
 from mluv.domain.telegram_text import TELEGRAM_TEXT_LIMIT, utf16_length
 from mluv.i18n import t
 from mluv.resources import Resources
 from mluv.settings import Settings
 from mluv.telegram import posts
 from mluv.telegram.sandbox import MessageRecord, SandboxClient, SandboxConfig, run_sandbox
+from mluv.worker import InProcessWorkers
 from tests.bot.test_e2e import button_data, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -35,8 +43,8 @@ class Stack:
     resources: Resources
 
 
-@pytest.fixture
-async def stack(settings: Settings, clean_tables: None, redis: object) -> AsyncIterator[Stack]:
+@asynccontextmanager
+async def running(settings: Settings, *, workers: bool) -> AsyncIterator[Stack]:
     async with (
         run_sandbox(port=0, config=SandboxConfig(auto_create_chats=False)) as url,
         SandboxClient(url) as sandbox,
@@ -48,12 +56,37 @@ async def stack(settings: Settings, clean_tables: None, redis: object) -> AsyncI
         )
         resources = await Resources.create(configured)
         runner = BotRunner(create_dispatcher(resources), resources.bot, configured)
+        in_process = InProcessWorkers(resources) if workers else None
+        if in_process is not None:
+            await in_process.start()
         await runner.start()
         try:
             yield Stack(sandbox, resources)
         finally:
             await runner.stop()
+            if in_process is not None:
+                await in_process.stop()
             await resources.close()
+
+
+@pytest.fixture
+async def stack(settings: Settings, clean_tables: None, redis: object) -> AsyncIterator[Stack]:
+    """The bot alone: a confirmed broadcast's job is queued, not run."""
+    async with running(settings, workers=False) as started:
+        yield started
+
+
+@pytest.fixture
+async def working_stack(settings: Settings, clean_tables: None, redis: object) -> AsyncIterator[Stack]:
+    """The bot and the workers: a confirmed broadcast is sent."""
+    async with running(settings, workers=True) as started:
+        yield started
+
+
+def confirm_frame(lang: str, preview: str, count: int) -> str:
+    """The confirmation of a plain broadcast to every learner."""
+    everyone, plain = t(lang, "audience-everyone"), t(lang, "post-format-plain")
+    return t(lang, "broadcast-confirm", preview=preview, count=count, audience=everyone, format=plain)
 
 
 @IN_BOTH_LANGUAGES
@@ -69,11 +102,9 @@ async def test_the_confirmation_fits_one_message_whatever_the_length(
     assert utf16_length(confirm["text"] or "") <= TELEGRAM_TEXT_LIMIT
     assert len(button_data(confirm)) == 2
     shortened = t(lang, "broadcast-preview-shortened", count=utf16_length(text))
-    whole = t(lang, "broadcast-confirm", preview=text, count=1)
+    whole = confirm_frame(lang, text, 1)
     if utf16_length(whole) > TELEGRAM_TEXT_LIMIT:  # Telegram would refuse it: the preview is shortened
-        assert (confirm["text"] or "").endswith(
-            t(lang, "broadcast-confirm", preview=shortened, count=1)[-40:]
-        )
+        assert (confirm["text"] or "").endswith(confirm_frame(lang, shortened, 1)[-40:])
         assert shortened in (confirm["text"] or "") and "…" in (confirm["text"] or "")
     else:
         assert confirm["text"] == whole
@@ -120,3 +151,214 @@ async def test_an_old_drafts_confirm_button_sends_nothing(
         assert button_data(edited) == []
     else:
         assert edited["text"] == t(lang, "broadcast-confirmed", count=1)
+
+
+# --- the audience and Telegram HTML --------------------------------------------------------------------
+
+UK_LEARNERS = (555_000_401, 555_000_402)
+RU_LEARNERS = (555_000_403, 555_000_404)
+
+
+async def add_learners(stack: Stack) -> None:
+    """Two learners of each language, in the sandbox (so sends reach them) and the database."""
+    async with stack.resources.session_factory.begin() as session:
+        segments: tuple[tuple[Literal["ru", "uk"], tuple[int, ...]], ...] = (
+            ("uk", UK_LEARNERS),
+            ("ru", RU_LEARNERS),
+        )
+        for language, ids in segments:
+            for user_id in ids:
+                await stack.sandbox.create_user(user_id, "Learner", language_code=language)
+                session.add(User(id=user_id, first_name="Learner", language=language))
+
+
+async def test_an_html_broadcast_to_one_language_reaches_only_its_learners_formatted(
+    working_stack: Stack,
+) -> None:
+    stack, admin = working_stack, ADMINS["uk"]
+    await add_learners(stack)
+    await stack.sandbox.send_text(admin, "/broadcast --lang uk --html <b>Ahoj</b> všichni! &lt;3")
+    (confirm,) = await stack.sandbox.messages(admin, wait_for=1, within=10)
+    audience = t("uk", "audience-language", language="uk")
+    recipients = len(UK_LEARNERS) + 1  # the Ukrainian-speaking admin is a learner too
+    assert confirm["parse_mode"] == "HTML"  # Telegram itself renders the preview
+    assert confirm["text"] == t(
+        "uk",
+        "broadcast-confirm",
+        preview="Ahoj všichni! <3",
+        count=recipients,
+        format="HTML",
+        audience=audience,
+    )
+    shown = confirm["text"] or ""
+    preview_at = utf16_length(shown[: shown.index("Ahoj")])  # entities count UTF-16 units
+    assert {"type": "bold", "offset": preview_at, "length": 4} in confirm["entities"]
+    confirm_button = next(data for data in button_data(confirm) if "confirm" in data)
+    await stack.sandbox.press_button(admin, confirm["message_id"], confirm_button)
+    for learner in UK_LEARNERS:
+        (received,) = await stack.sandbox.messages(learner, wait_for=1, within=20)
+        assert received["text"] == "Ahoj všichni! <3"  # formatted: the tags are gone, the entity is there
+        assert received["entities"] == [{"type": "bold", "offset": 0, "length": 4}]
+
+    async def completed() -> Broadcast | None:
+        async with stack.resources.session_factory() as session:
+            row = await session.scalar(select(Broadcast))
+        return row if row is not None and row.status == BroadcastStatus.COMPLETED else None
+
+    row = await eventually(completed, what="the broadcast to complete")
+    assert (row.total, row.sent, row.audience_language, row.parse_mode) == (
+        recipients,
+        recipients,
+        "uk",
+        "HTML",
+    )
+    assert (row.created_by, row.finished_at is not None) == (admin, True)
+    for learner in RU_LEARNERS:
+        assert await stack.sandbox.messages(learner) == []
+
+
+@IN_BOTH_LANGUAGES
+@pytest.mark.parametrize(
+    ("command", "problem"),
+    [
+        ("/broadcast --html <b>Ahoj", ("post-html-unclosed-tag", {"tag": "b"})),
+        ("/broadcast --html <h1>Ahoj</h1>", ("post-html-unknown-tag", {"tag": "h1"})),
+        ("/broadcast --html 1 < 2", ("post-html-bare-lt", {})),
+        ("/broadcast --lang cs Ahoj", ("post-option-lang", {"value": "cs"})),
+        ("/broadcast --channel -100777 Ahoj", ("post-option-channel", {"value": "-100777"})),
+    ],
+    ids=["unclosed", "unknown-tag", "bare-lt", "language", "unknown-channel"],
+)
+async def test_a_broadcast_telegram_would_refuse_is_explained_and_not_drafted(
+    stack: Stack, lang: Literal["ru", "uk"], command: str, problem: tuple[str, dict[str, str]]
+) -> None:
+    admin = ADMINS[lang]
+    await stack.sandbox.send_text(admin, command)
+    (reply,) = await stack.sandbox.messages(admin, wait_for=1, within=10)
+    key, params = problem
+    explained = t(lang, "broadcast-invalid", text=t(lang, key, **params))
+    assert (reply["text"] or "").startswith(explained)
+    assert button_data(reply) == []
+    async with stack.resources.session_factory() as session:
+        assert (await session.scalars(select(Broadcast))).all() == []
+
+
+@IN_BOTH_LANGUAGES
+async def test_a_plain_broadcast_with_tags_is_sent_as_written_and_the_operator_is_told(
+    stack: Stack, lang: Literal["ru", "uk"]
+) -> None:
+    admin = ADMINS[lang]
+    await stack.sandbox.send_text(admin, "/broadcast <b>Ahoj</b>")
+    confirm, hint = await stack.sandbox.messages(admin, wait_for=2, within=10)
+    assert confirm["text"] == confirm_text(lang, "<b>Ahoj</b>", 1) and confirm["parse_mode"] is None
+    assert hint["text"] == t(lang, "broadcast-html-hint")
+
+
+# --- /schedule ---------------------------------------------------------------------------------------------
+
+
+async def scheduled(stack: Stack, *, count: int) -> list[ScheduledMessage]:
+    """The scheduled posts once `count` are committed (the reply leaves before the handler's commit)."""
+
+    async def committed() -> list[ScheduledMessage] | None:
+        async with stack.resources.session_factory() as session:
+            rows = list(await session.scalars(select(ScheduledMessage).order_by(ScheduledMessage.id)))
+        return rows if len(rows) == count else None
+
+    found: list[ScheduledMessage] = await eventually(committed, what=f"{count} scheduled posts")
+    return found
+
+
+def asker(stack: Stack, admin: int) -> Callable[[str], Awaitable[str]]:
+    """Send a command, return the bot's reply (at most FLOOD_LIMIT commands per test: the flood guard)."""
+
+    async def ask(command: str) -> str:
+        before = len(await stack.sandbox.messages(admin))
+        await stack.sandbox.send_text(admin, command)
+        replies = await stack.sandbox.messages(admin, wait_for=before + 1, within=10)
+        return replies[before]["text"] or ""
+
+    return ask
+
+
+@IN_BOTH_LANGUAGES
+async def test_schedule_accepts_its_own_usage_example_and_refuses_a_past_time(
+    stack: Stack, lang: Literal["ru", "uk"]
+) -> None:
+    ask = asker(stack, ADMINS[lang])
+    usage = await ask("/schedule")
+    example = example_time(dt.datetime.now(dt.UTC))
+    assert usage == t(lang, "schedule-usage", example=example)
+    assert all(form in usage for form in ("UTC", "+30m", "18:00", example, "list", "cancel"))
+    done = await ask(f"/schedule {example} Dobré ráno!")
+    (post,) = await scheduled(stack, count=1)
+    everyone = t(lang, "audience-everyone")
+    assert done == t(lang, "schedule-done", time=example, id=str(post.id), audience=everyone)
+    assert post.send_at.strftime("%Y-%m-%d %H:%M") == example
+    assert (post.text, post.parse_mode) == ("Dobré ráno!", None)
+
+    past = await ask("/schedule 2020-01-01 09:00 Pozdě")
+    reason = t(lang, "schedule-error-past", time="2020-01-01 09:00", example=example)
+    assert past == t(lang, "schedule-invalid", text=reason) + "\n\n" + usage  # the usage follows
+    assert len(await scheduled(stack, count=1)) == 1
+
+
+@IN_BOTH_LANGUAGES
+async def test_schedule_to_a_language_in_html(stack: Stack, lang: Literal["ru", "uk"]) -> None:
+    ask = asker(stack, ADMINS[lang])
+    assert await ask("/schedule list") == t(lang, "schedule-list-empty")
+    before = dt.datetime.now(dt.UTC)
+    done = await ask("/schedule --lang uk --html +30m <i>Za půl hodiny</i>")
+    (post,) = await scheduled(stack, count=1)
+    uk_learners = t(lang, "audience-language", language="uk")
+    when = post.send_at.strftime("%Y-%m-%d %H:%M")
+    assert done == t(lang, "schedule-done", time=when, id=str(post.id), audience=uk_learners)
+    assert dt.timedelta(minutes=30) <= post.send_at - before <= dt.timedelta(minutes=31)
+    assert (post.parse_mode, post.audience_language, post.created_by) == ("HTML", "uk", ADMINS[lang])
+    assert await ask("/schedule cancel") == t(lang, "schedule-cancel-usage")
+
+
+@IN_BOTH_LANGUAGES
+async def test_schedule_list_and_cancel(stack: Stack, lang: Literal["ru", "uk"]) -> None:
+    now = dt.datetime.now(dt.UTC)
+    uk_html = PostOptions(Audience(language="uk"), PostFormat.HTML)
+    async with stack.resources.session_factory.begin() as session:
+        later = await posts.schedule_post(
+            session,
+            started_by=posts.StartedBy(ADMINS["ru"]),
+            text="Dobré ráno!",
+            send_at=now + dt.timedelta(days=1),
+        )
+        soon = await posts.schedule_post(
+            session,
+            started_by=posts.StartedBy(operator="olga"),
+            text="<i>Za půl\nhodiny</i>",
+            send_at=now + dt.timedelta(minutes=30),
+            options=uk_html,
+        )
+    ask = asker(stack, ADMINS[lang])
+    listed = (await ask("/schedule list")).splitlines()
+    times = {post.id: post.send_at.strftime("%Y-%m-%d %H:%M") for post in await scheduled(stack, count=2)}
+    item = functools.partial(t, lang, "schedule-list-item")
+    assert listed == [
+        t(lang, "schedule-list-header", count=2),
+        item(
+            id=str(soon),
+            time=times[soon],
+            audience=t(lang, "audience-language", language="uk"),
+            format="HTML",
+            preview="Za půl hodiny",  # the text as learners will see it, on one line
+        ),
+        item(
+            id=str(later),
+            time=times[later],
+            audience=t(lang, "audience-everyone"),
+            format=t(lang, "post-format-plain"),
+            preview="Dobré ráno!",
+        ),
+        t(lang, "schedule-list-footer"),
+    ]
+    assert await ask(f"/schedule cancel {soon}") == t(lang, "schedule-cancelled", id=str(soon))
+    assert await ask(f"/schedule cancel {soon}") == t(lang, "schedule-cancel-missing", id=str(soon))
+    statuses = {post.id: post.status for post in await scheduled(stack, count=2)}
+    assert statuses == {later: "scheduled", soon: "cancelled"}

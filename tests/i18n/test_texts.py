@@ -87,15 +87,23 @@ REQUIRED_KEYS = {
 
 # A sample value for every variable any text uses (a new variable needs one here).
 SAMPLES: dict[str, Any] = {
+    "attribute": "style",
+    "audience": "все учащиеся",
     "comment": "Молодец!",
     "correctness": 87,
     "count": 3,
     "days": 30,
     "done": 3,
+    "entity": "&nbsp;",
+    "example": "2026-12-25 09:00",
+    "expected": "b",
     "explanation": "Нужен háček.",
+    "format": "HTML",
+    "found": "i",
     "failed": 0,
     "goal": 5,
     "hour": 8,
+    "id": "12",
     "items": "• dekuji → děkuji",
     "language": "uk",
     "leaderboard": "off",
@@ -105,6 +113,7 @@ SAMPLES: dict[str, Any] = {
     "longest": 12,
     "messages": 5,
     "name": "Olga",
+    "option": "--foo",
     "original": "dekuji",
     "preview": "Ahoj všichni! Zítra je svátek.",
     "queued": 3,
@@ -116,9 +125,12 @@ SAMPLES: dict[str, Any] = {
     "stars": 10,
     "streak": 7,
     "suggestion": "děkuji",
+    "tag": "marquee",
     "text": "Děkuji za pomoc.",
     "time": "2026-12-01 09:00",
     "timezone": "Europe/Prague",
+    "title": "Mluv novinky",
+    "value": "en",
     "words": 42,
 }
 
@@ -310,9 +322,9 @@ def test_numbers_are_formatted_for_the_locale() -> None:
 
 def test_long_arguments_are_inserted_whole() -> None:
     preview = "Ahoj! " * 700  # Fluent alone refuses placeables over 2,500 characters
-    text = t("ru", "broadcast-confirm", preview=preview.strip(), count=12)
+    text = t("ru", "broadcast-confirm", preview=preview.strip(), count=12, format="HTML", audience="все")
     assert preview.strip() in text
-    assert text.endswith("Получателей: 12. Отправить?")
+    assert text.endswith("Получателей сейчас: 12. Отправить?")
 
 
 def test_user_text_is_inserted_verbatim() -> None:
@@ -341,8 +353,8 @@ def test_formatting_errors_raise_in_strict_mode_and_are_tolerated_otherwise() ->
 
 def test_argument_types() -> None:
     assert t("ru", "settings-timezone-set", timezone=None) == "🌍 Часовой пояс: ."
-    assert t("ru", "schedule-done", time=True) == "🗓 Запланировано на true UTC."
-    assert t("ru", "schedule-done", time=object) == "🗓 Запланировано на <class 'object'> UTC."
+    assert t("ru", "schedule-error-unreadable", value=True) == "не понимаю время «true»."
+    assert t("ru", "schedule-error-unreadable", value=object) == "не понимаю время «<class 'object'>»."
 
 
 @pytest.mark.parametrize(

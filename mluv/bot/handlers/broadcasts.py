@@ -1,13 +1,22 @@
-"""Operators' /broadcast (with a confirm button) and /schedule (ADMIN_IDS only; see admin_only.py).
+"""Operators' /broadcast (with a confirm button) and /schedule with its list and cancel (ADMIN_IDS only; see
+admin_only.py).
 
-The drafts and posts they create, and the decision on a draft, are mluv.telegram.posts. The confirmation
-always fits one Telegram message (a long text's preview is shortened, and says so); a draft older than
-posts.DRAFT_LIFETIME is not sent when its Confirm button is pressed.
+    /broadcast [--lang ru|uk] [--active N] [--channel ID] [--html] <text>
+    /schedule [the same options] <when> <text>      when: +30m, +2h, +1d, 18:00, 2026-12-24 09:00 (UTC)
+    /schedule list  ·  /schedule cancel <id>
+
+The options, the audience and the checks (Telegram HTML validated, the length after parsing) are the
+shared rules of mluv.domain.audience, mluv.domain.post_format and mluv.telegram.posts, which the web
+compose page uses too. The confirmation shows the audience and its size and a preview: an HTML post's
+preview is sent with parse_mode=HTML, so Telegram itself renders it. It always fits one message (a long
+text's preview is shortened, and says so); a draft older than posts.DRAFT_LIFETIME is not sent when its
+Confirm button is pressed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import html
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
@@ -18,38 +27,80 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mluv.bot.filters import IsAdmin
 from mluv.bot.keyboards import BroadcastAction, broadcast_keyboard
 from mluv.db.models import User
-from mluv.domain.schedule import ScheduleTimeError, split_schedule_arguments
-from mluv.domain.telegram_text import TELEGRAM_TEXT_LIMIT, shorten, utf16_length
+from mluv.domain.audience import split_options
+from mluv.domain.post_format import PostError, PostFormat, looks_like_html, parse_html
+from mluv.domain.schedule import TIME_FORMAT, example_time, split_schedule_arguments
+from mluv.domain.telegram_text import TELEGRAM_TEXT_LIMIT, shorten, utf16_length, visible_length
 from mluv.i18n import t
-from mluv.telegram import posts
+from mluv.telegram import audiences, posts
 from workers.broadcasts import broadcast as broadcast_job
 
 router = Router(name="broadcasts")
+
+LISTED_POSTS = 20  # /schedule list shows the soonest this many
+LIST_PREVIEW = 60  # characters of each listed post's text
+_PREVIEW = "\ue000preview\ue001"  # where the preview goes in an HTML confirmation's escaped frame
+
+
+def problem_text(lang: str, key: str, error: PostError, usage: str) -> str:
+    """What is wrong, in the operator's language; the usage too when the command itself was misread."""
+    text = t(lang, key, text=t(lang, error.key, **error.params))
+    misread = error.key.startswith(("post-option-", "schedule-error-"))
+    return f"{text}\n\n{usage}" if misread else text
 
 
 @router.message(Command("broadcast"), IsAdmin())
 async def broadcast(
     message: Message, command: CommandObject, session: AsyncSession, user: User, lang: str
 ) -> None:
-    text = (command.args or "").strip()
-    if not text:
-        await message.answer(t(lang, "broadcast-usage"))
+    usage = t(lang, "broadcast-usage")
+    try:
+        options, text = split_options(command.args or "")
+        if not text:
+            await message.answer(usage)
+            return
+        draft = await posts.create_draft(
+            session, started_by=posts.StartedBy(user.id), text=text, options=options
+        )
+        audience = await audiences.describe(session, lang, options.audience)
+    except PostError as error:
+        await message.answer(problem_text(lang, "broadcast-invalid", error, usage))
         return
-    draft = await posts.create_draft(session, created_by=user.id, text=text)
     await message.answer(
-        confirm_text(lang, text, draft.audience), reply_markup=broadcast_keyboard(lang, draft.id)
+        confirm_text(lang, text, draft.size, post_format=options.post_format, audience=audience),
+        parse_mode=options.post_format.parse_mode,
+        reply_markup=broadcast_keyboard(lang, draft.id),
     )
+    if options.post_format is PostFormat.PLAIN and looks_like_html(text):
+        await message.answer(t(lang, "broadcast-html-hint"))
 
 
-def confirm_text(lang: str, text: str, count: int) -> str:
-    """The confirmation with its preview, shortened (saying so) when the whole would not fit one message."""
-    full = t(lang, "broadcast-confirm", preview=text, count=count)
-    if utf16_length(full) <= TELEGRAM_TEXT_LIMIT:
+def confirm_text(
+    lang: str, text: str, count: int, *, post_format: PostFormat = PostFormat.PLAIN, audience: str = ""
+) -> str:
+    """The confirmation with its preview, shortened (saying so) when the whole would not fit one message.
+    For an HTML post it is HTML itself: the frame escaped, the post as written."""
+    audience = audience or t(lang, "audience-everyone")
+    frame = {"count": count, "audience": audience, "format": t(lang, f"post-format-{post_format.value}")}
+    markup = post_format is PostFormat.HTML
+
+    def whole(preview: str) -> str:
+        if not markup:
+            return t(lang, "broadcast-confirm", preview=preview, **frame)
+        escaped = html.escape(t(lang, "broadcast-confirm", preview=_PREVIEW, **frame), quote=False)
+        return escaped.replace(_PREVIEW, preview)
+
+    full = whole(text)
+    if visible_length(full, post_format.parse_mode) <= TELEGRAM_TEXT_LIMIT:
         return full
-    note = t(lang, "broadcast-preview-shortened", count=utf16_length(text))
-    frame = utf16_length(t(lang, "broadcast-confirm", preview=f"\n\n{note}", count=count))
-    preview = shorten(text, TELEGRAM_TEXT_LIMIT - frame)
-    return t(lang, "broadcast-confirm", preview=f"{preview}\n\n{note}", count=count)
+    # Markup cannot be cut safely: a long HTML post is previewed as its visible text, shortened.
+    visible = parse_html(text) if markup else text
+    note = t(lang, "broadcast-preview-shortened", count=utf16_length(visible))
+    budget = TELEGRAM_TEXT_LIMIT - visible_length(whole(f"\n\n{note}"), post_format.parse_mode)
+    preview = shorten(visible, budget)
+    if markup:
+        preview, note = html.escape(preview, quote=False), html.escape(note, quote=False)
+    return whole(f"{preview}\n\n{note}")
 
 
 @router.callback_query(BroadcastAction.filter(), IsAdmin())
@@ -81,9 +132,7 @@ async def broadcast_decision(
         await broadcast_job.enqueue(pool, broadcast_id=decided.id)
     if progress is not None:
         text = (
-            t(lang, "broadcast-confirmed", count=decided.audience)
-            if confirm
-            else t(lang, "broadcast-cancelled")
+            t(lang, "broadcast-confirmed", count=decided.size) if confirm else t(lang, "broadcast-cancelled")
         )
         await progress.edit_text(text)
 
@@ -92,10 +141,70 @@ async def broadcast_decision(
 async def schedule(
     message: Message, command: CommandObject, session: AsyncSession, user: User, lang: str
 ) -> None:
-    try:
-        send_at, text = split_schedule_arguments(command.args or "", dt.datetime.now(dt.UTC))
-    except ScheduleTimeError as error:
-        await message.answer(t(lang, "schedule-usage") + f"\n\n{error}")
+    arguments = (command.args or "").strip()
+    now = dt.datetime.now(dt.UTC)
+    usage = t(lang, "schedule-usage", example=example_time(now))
+    first, rest = [*arguments.split(maxsplit=1), "", ""][:2]
+    if first.lower() == "list":
+        await message.answer(await list_text(session, lang))
         return
-    await posts.schedule_post(session, created_by=user.id, text=text, send_at=send_at)
-    await message.answer(t(lang, "schedule-done", time=send_at.strftime("%Y-%m-%d %H:%M")))
+    if first.lower() == "cancel":
+        await message.answer(await cancel_text(session, lang, rest))
+        return
+    if not arguments:
+        await message.answer(usage)
+        return
+    try:
+        options, rest = split_options(arguments)
+        send_at, text = split_schedule_arguments(rest, now)
+        post_id = await posts.schedule_post(
+            session, started_by=posts.StartedBy(user.id), text=text, send_at=send_at, options=options
+        )
+        audience = await audiences.describe(session, lang, options.audience)
+    except PostError as error:
+        await message.answer(problem_text(lang, "schedule-invalid", error, usage))
+        return
+    when = send_at.strftime(TIME_FORMAT)
+    await message.answer(t(lang, "schedule-done", time=when, id=str(post_id), audience=audience))
+
+
+async def list_text(session: AsyncSession, lang: str) -> str:
+    """The posts still waiting, soonest first, with their numbers, times (UTC), audiences and texts."""
+    pending = await posts.pending_posts(session, limit=LISTED_POSTS)
+    if not pending:
+        return t(lang, "schedule-list-empty")
+    total = await posts.count_pending_posts(session)
+    lines = [t(lang, "schedule-list-header", count=total)]
+    for post in pending:
+        visible = _visible(post.text, post.post_format)
+        lines.append(
+            t(
+                lang,
+                "schedule-list-item",
+                id=str(post.id),
+                time=post.send_at.astimezone(dt.UTC).strftime(TIME_FORMAT),
+                audience=await audiences.describe(session, lang, post.audience),
+                format=t(lang, f"post-format-{post.post_format.value}"),
+                preview=shorten(" ".join(visible.split()), LIST_PREVIEW),
+            )
+        )
+    if total > len(pending):
+        lines.append(t(lang, "schedule-list-more", count=total - len(pending)))
+    lines.append(t(lang, "schedule-list-footer"))
+    return "\n".join(lines)
+
+
+def _visible(text: str, post_format: PostFormat) -> str:
+    try:
+        return parse_html(text) if post_format is PostFormat.HTML else text
+    except PostError:  # stored before posts were checked: show it as written
+        return text
+
+
+async def cancel_text(session: AsyncSession, lang: str, argument: str) -> str:
+    number = argument.strip().lstrip("#№")
+    if not number.isdigit() or len(number) > 18:  # a post's id is a bigint
+        return t(lang, "schedule-cancel-usage")
+    if await posts.cancel_post(session, int(number)):
+        return t(lang, "schedule-cancelled", id=number)
+    return t(lang, "schedule-cancel-missing", id=number)

@@ -357,14 +357,49 @@ streak-milestone = 🏆 { $days } { $days ->
 ## Admin
 
 admin-only = 🔒 Извини, эта команда только для администраторов.
-broadcast-usage = Рассылка: /broadcast и текст сообщения. Перед отправкой я покажу превью и попрошу подтвердить.
-# $preview: the message as it will be sent; $count: recipients
+broadcast-usage =
+    Рассылка: /broadcast [параметры] текст. Перед отправкой я покажу превью, кому она уйдёт и сколько получателей, и попрошу подтвердить.
+    Параметры ставятся перед текстом, их можно сочетать:
+    --lang ru или --lang uk — только учащимся с этим языком интерфейса;
+    --active 7 — только тем, кто занимался за последние 7 дней;
+    --channel ID — в канал из списка каналов вместо учащихся;
+    --html — текст с HTML-разметкой Telegram (теги b, i, u, s, a, code, pre, blockquote, tg-spoiler): я проверю её до отправки, а без --html теги придут как есть.
+    Например: /broadcast --lang uk --active 7 Ahoj! Zítra máme nové cvičení.
+# $preview: the message as it will be sent; $format: post-format-*; $audience: audience-*; $count: recipients now
 broadcast-confirm =
-    📣 Превью рассылки:
+    📣 Превью рассылки ({ $format }):
 
     { $preview }
 
-    Получателей: { $count }. Отправить?
+    Кому: { $audience }. Получателей сейчас: { $count }. Отправить?
+# Under the preview of a plain text that contains tags
+broadcast-html-hint = 💡 В тексте есть HTML-теги, но он уйдёт обычным текстом, и теги придут как есть. Чтобы Telegram применил форматирование, отправь /broadcast --html с тем же текстом.
+# $text: what is wrong (one of post-*, schedule-error-*)
+broadcast-invalid = ⚠️ Рассылка не создана: { $text }
+post-format-plain = обычный текст
+post-format-html = HTML
+audience-everyone = все учащиеся
+# $language: ru | uk
+audience-language = учащиеся с { $language ->
+        [uk] украинским
+       *[ru] русским
+    } языком интерфейса
+# $days: learners active within this many days
+audience-active = учащиеся, которые занимались за { $days ->
+        [one] последний { $days } день
+        [few] последние { $days } дня
+       *[many] последние { $days } дней
+    }
+audience-language-active = учащиеся с { $language ->
+        [uk] украинским
+       *[ru] русским
+    } языком интерфейса, которые занимались за { $days ->
+        [one] последний { $days } день
+        [few] последние { $days } дня
+       *[many] последние { $days } дней
+    }
+# $title: the channel's title
+audience-channel = канал «{ $title }»
 broadcast-confirmed = ✅ Рассылка запущена: { $count } { $count ->
         [one] получатель
         [few] получателя
@@ -383,9 +418,58 @@ broadcast-expired = ⌛ Этот черновик старше { $count } { $cou
         [few] минут
        *[many] минут
     } и уже не будет отправлен. Чтобы разослать его, отправь /broadcast с текстом ещё раз.
-schedule-usage = Запланировать пост: /schedule ГГГГ-ММ-ДД ЧЧ:ММ текст (время по UTC). Например: /schedule 2026-12-01 09:00 Dobré ráno!
-# $time: e.g. 2026-12-01 09:00
-schedule-done = 🗓 Запланировано на { $time } UTC.
+# $example: a valid date and time (tomorrow, 09:00 UTC)
+schedule-usage =
+    Запланировать пост: /schedule [параметры] когда текст. Время — по UTC:
+    +30m, +2h, +1d — через 30 минут, 2 часа, 1 день;
+    18:00 — сегодня в 18:00 UTC, а если это время уже прошло, то завтра;
+    { $example } — дата и время.
+    Параметры те же, что у /broadcast: --lang, --active, --channel, --html.
+    Например: /schedule { $example } Dobré ráno!
+    /schedule list — запланированные посты; /schedule cancel номер — отменить пост.
+# $time: e.g. 2026-12-01 09:00; $id: the post's number; $audience: audience-*
+schedule-done =
+    🗓 Пост №{ $id } запланирован на { $time } UTC.
+    Кому: { $audience }.
+    Отменить: /schedule cancel { $id }
+# $text: what is wrong (one of post-*, schedule-error-*)
+schedule-invalid = ⚠️ Пост не запланирован: { $text }
+schedule-list-empty = 🗓 Запланированных постов нет.
+# $count: pending posts
+schedule-list-header = 🗓 Запланированные посты, время по UTC (всего { $count }):
+# $id: number; $time: send time (UTC); $audience: audience-*; $format: post-format-*; $preview: the text's beginning
+schedule-list-item = №{ $id } · { $time } · { $audience } · { $format }: { $preview }
+# $count: posts not shown
+schedule-list-more = …и ещё { $count } (показаны ближайшие).
+schedule-list-footer = Отменить: /schedule cancel номер
+schedule-cancel-usage = Укажи номер поста: /schedule cancel номер (номера есть в /schedule list).
+schedule-cancelled = ❌ Пост №{ $id } отменён и не будет отправлен.
+schedule-cancel-missing = Поста №{ $id } нет среди запланированных: он уже отправлен, отменён или не существует. Список: /schedule list
+schedule-error-zero-delay = задержка { $value } должна быть больше нуля.
+schedule-error-time-of-day = «{ $value }» — не время суток: часы от 0 до 23, минуты от 0 до 59.
+schedule-error-unreadable = не понимаю время «{ $value }».
+schedule-error-past = { $time } UTC уже прошло. Укажи будущее время, например { $example }.
+schedule-error-missing = нужны время и текст.
+post-error-empty = в сообщении нет текста.
+# $count: the text's length after the markup is parsed; $limit: 4096
+post-error-too-long = текст слишком длинный: { $count } при максимуме { $limit } символов (считаются видимые символы, без разметки).
+post-html-unknown-tag = Telegram не поддерживает тег «{ $tag }». Можно: b, strong, i, em, u, ins, s, strike, del, tg-spoiler, span class="tg-spoiler", a href, code, pre, blockquote.
+post-html-inside-code = внутри code и pre форматирование не работает (тег «{ $tag }»).
+post-html-unclosed-tag = тег «{ $tag }» не закрыт.
+post-html-unexpected-close = закрывающий тег «/{ $tag }» без открывающего.
+post-html-mismatched = теги перепутаны: ожидался закрывающий «/{ $expected }», а стоит «/{ $found }».
+post-html-bare-lt = знак «<» не начинает тег: напиши его как &lt;
+post-html-entity = Telegram не знает { $entity }: можно только &lt; &gt; &amp; &quot; и числовые, например &#8212;
+post-html-missing-href = у ссылки (тег «a») нет адреса в href.
+post-html-span = тег «span» можно использовать только как span class="tg-spoiler".
+post-html-attribute = у тега «{ $tag }» не может быть атрибута «{ $attribute }».
+post-option-unknown = неизвестный параметр { $option }. Есть: --lang, --active, --channel, --html.
+post-option-missing = у параметра { $option } нет значения.
+post-option-lang = язык «{ $value }» не подходит: укажи ru или uk.
+post-option-active = --active { $value }: укажи число дней от 1 до { $limit }.
+post-option-channel = канала «{ $value }» нет в списке каналов.
+post-option-channel-alone = --channel нельзя сочетать с --lang и --active.
+channel-error-title = у канала должно быть название.
 jobs-summary =
     🛠 Фоновые задачи
     В очереди: { $queued }

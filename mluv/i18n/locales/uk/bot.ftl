@@ -357,14 +357,49 @@ streak-milestone = 🏆 { $days } { $days ->
 ## Admin
 
 admin-only = 🔒 Вибач, ця команда лише для адміністраторів.
-broadcast-usage = Розсилка: /broadcast і текст повідомлення. Перед надсиланням я покажу попередній перегляд і попрошу підтвердити.
-# $preview: the message as it will be sent; $count: recipients
+broadcast-usage =
+    Розсилка: /broadcast [параметри] текст. Перед надсиланням я покажу попередній перегляд, кому її буде надіслано і скільки отримувачів, і попрошу підтвердити.
+    Параметри ставляться перед текстом, їх можна поєднувати:
+    --lang ru або --lang uk — лише учням із цією мовою інтерфейсу;
+    --active 7 — лише тим, хто займався за останні 7 днів;
+    --channel ID — у канал зі списку каналів замість учнів;
+    --html — текст із HTML-розміткою Telegram (теги b, i, u, s, a, code, pre, blockquote, tg-spoiler): я перевірю її до надсилання, а без --html теги прийдуть як є.
+    Наприклад: /broadcast --lang uk --active 7 Ahoj! Zítra máme nové cvičení.
+# $preview: the message as it will be sent; $format: post-format-*; $audience: audience-*; $count: recipients now
 broadcast-confirm =
-    📣 Попередній перегляд розсилки:
+    📣 Попередній перегляд розсилки ({ $format }):
 
     { $preview }
 
-    Отримувачів: { $count }. Надіслати?
+    Кому: { $audience }. Отримувачів зараз: { $count }. Надіслати?
+# Under the preview of a plain text that contains tags
+broadcast-html-hint = 💡 У тексті є HTML-теги, але його буде надіслано звичайним текстом, і теги прийдуть як є. Щоб Telegram застосував форматування, надішли /broadcast --html із тим самим текстом.
+# $text: what is wrong (one of post-*, schedule-error-*)
+broadcast-invalid = ⚠️ Розсилку не створено: { $text }
+post-format-plain = звичайний текст
+post-format-html = HTML
+audience-everyone = усі учні
+# $language: ru | uk
+audience-language = учні з { $language ->
+        [uk] українською
+       *[ru] російською
+    } мовою інтерфейсу
+# $days: learners active within this many days
+audience-active = учні, які займалися за { $days ->
+        [one] останній { $days } день
+        [few] останні { $days } дні
+       *[many] останні { $days } днів
+    }
+audience-language-active = учні з { $language ->
+        [uk] українською
+       *[ru] російською
+    } мовою інтерфейсу, які займалися за { $days ->
+        [one] останній { $days } день
+        [few] останні { $days } дні
+       *[many] останні { $days } днів
+    }
+# $title: the channel's title
+audience-channel = канал «{ $title }»
 broadcast-confirmed = ✅ Розсилку запущено: { $count } { $count ->
         [one] отримувач
         [few] отримувачі
@@ -383,9 +418,58 @@ broadcast-expired = ⌛ Цій чернетці понад { $count } { $count -
         [few] хвилини
        *[many] хвилин
     }, її вже не буде надіслано. Щоб розіслати її, надішли /broadcast із текстом ще раз.
-schedule-usage = Запланувати допис: /schedule РРРР-ММ-ДД ГГ:ХХ текст (час за UTC). Наприклад: /schedule 2026-12-01 09:00 Dobré ráno!
-# $time: e.g. 2026-12-01 09:00
-schedule-done = 🗓 Заплановано на { $time } UTC.
+# $example: a valid date and time (tomorrow, 09:00 UTC)
+schedule-usage =
+    Запланувати допис: /schedule [параметри] коли текст. Час — за UTC:
+    +30m, +2h, +1d — через 30 хвилин, 2 години, 1 день;
+    18:00 — сьогодні о 18:00 UTC, а якщо цей час уже минув, то завтра;
+    { $example } — дата й час.
+    Параметри ті самі, що в /broadcast: --lang, --active, --channel, --html.
+    Наприклад: /schedule { $example } Dobré ráno!
+    /schedule list — заплановані дописи; /schedule cancel номер — скасувати допис.
+# $time: e.g. 2026-12-01 09:00; $id: the post's number; $audience: audience-*
+schedule-done =
+    🗓 Допис №{ $id } заплановано на { $time } UTC.
+    Кому: { $audience }.
+    Скасувати: /schedule cancel { $id }
+# $text: what is wrong (one of post-*, schedule-error-*)
+schedule-invalid = ⚠️ Допис не заплановано: { $text }
+schedule-list-empty = 🗓 Запланованих дописів немає.
+# $count: pending posts
+schedule-list-header = 🗓 Заплановані дописи, час за UTC (усього { $count }):
+# $id: number; $time: send time (UTC); $audience: audience-*; $format: post-format-*; $preview: the text's beginning
+schedule-list-item = №{ $id } · { $time } · { $audience } · { $format }: { $preview }
+# $count: posts not shown
+schedule-list-more = …і ще { $count } (показано найближчі).
+schedule-list-footer = Скасувати: /schedule cancel номер
+schedule-cancel-usage = Вкажи номер допису: /schedule cancel номер (номери є в /schedule list).
+schedule-cancelled = ❌ Допис №{ $id } скасовано, його не буде надіслано.
+schedule-cancel-missing = Допису №{ $id } немає серед запланованих: його вже надіслано, скасовано або він не існує. Список: /schedule list
+schedule-error-zero-delay = затримка { $value } має бути більшою за нуль.
+schedule-error-time-of-day = «{ $value }» — не час доби: години від 0 до 23, хвилини від 0 до 59.
+schedule-error-unreadable = не розумію час «{ $value }».
+schedule-error-past = { $time } UTC уже минуло. Вкажи майбутній час, наприклад { $example }.
+schedule-error-missing = потрібні час і текст.
+post-error-empty = у повідомленні немає тексту.
+# $count: the text's length after the markup is parsed; $limit: 4096
+post-error-too-long = текст задовгий: { $count } при максимумі { $limit } символів (рахуються видимі символи, без розмітки).
+post-html-unknown-tag = Telegram не підтримує тег «{ $tag }». Можна: b, strong, i, em, u, ins, s, strike, del, tg-spoiler, span class="tg-spoiler", a href, code, pre, blockquote.
+post-html-inside-code = усередині code і pre форматування не працює (тег «{ $tag }»).
+post-html-unclosed-tag = тег «{ $tag }» не закрито.
+post-html-unexpected-close = закривальний тег «/{ $tag }» без відкривального.
+post-html-mismatched = теги переплутано: очікувався закривальний «/{ $expected }», а стоїть «/{ $found }».
+post-html-bare-lt = знак «<» не починає тег: напиши його як &lt;
+post-html-entity = Telegram не знає { $entity }: можна лише &lt; &gt; &amp; &quot; і числові, наприклад &#8212;
+post-html-missing-href = у посилання (тег «a») немає адреси в href.
+post-html-span = тег «span» можна використовувати лише як span class="tg-spoiler".
+post-html-attribute = у тега «{ $tag }» не може бути атрибута «{ $attribute }».
+post-option-unknown = невідомий параметр { $option }. Є: --lang, --active, --channel, --html.
+post-option-missing = у параметра { $option } немає значення.
+post-option-lang = мова «{ $value }» не підходить: вкажи ru або uk.
+post-option-active = --active { $value }: вкажи кількість днів від 1 до { $limit }.
+post-option-channel = каналу «{ $value }» немає в списку каналів.
+post-option-channel-alone = --channel не можна поєднувати з --lang і --active.
+channel-error-title = канал повинен мати назву.
 jobs-summary =
     🛠 Фонові задачі
     У черзі: { $queued }
