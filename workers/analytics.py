@@ -186,8 +186,14 @@ def _monday(day: dt.date) -> dt.date:
 Monday = Annotated[dt.date, AfterValidator(_monday)]
 
 
+# manual: a missed weekly report can be sent again by hand; its id, store and ledger key make it once only.
 @job(
-    queue=Queue.FAST, retry=BATCH_RETRY, job_id="report:{user_id}:{week_start}", keep_result=0, must_run=True
+    queue=Queue.FAST,
+    retry=BATCH_RETRY,
+    job_id="report:{user_id}:{week_start}",
+    keep_result=0,
+    must_run=True,
+    manual=True,
 )
 async def generate_weekly_report(
     ctx: JobContext[Resources], user_id: int, week_start: Monday

@@ -104,7 +104,7 @@ async def health_check(ctx: JobContext[Resources], run: CronRun) -> dict[str, An
     return report
 
 
-@job(queue=Queue.FAST, keep_result=3600, stale_after=PING_STALE_AFTER)
+@job(queue=Queue.FAST, keep_result=3600, stale_after=PING_STALE_AFTER, manual=True)
 async def ping(
     ctx: JobContext[Resources], token: str, work_seconds: Annotated[float, Field(ge=0, le=20)] = 0.0
 ) -> dict[str, Any]:
@@ -118,7 +118,7 @@ async def ping(
 
 # The same diagnostic on the long queue, so `mluv jobs ping --queue long` checks those workers too.
 ping_long = DeclaredJob(
-    ping.fn, name="ping_long", queue=Queue.LONG, keep_result=3600, stale_after=PING_STALE_AFTER
+    ping.fn, name="ping_long", queue=Queue.LONG, keep_result=3600, stale_after=PING_STALE_AFTER, manual=True
 )
 registry.add_job(ping_long)
 

@@ -136,6 +136,7 @@ class DeclaredJob(Generic[P, R]):
         defer_by: float | dt.timedelta | None = None,
         must_run: bool = False,
         stale_after: float | dt.timedelta | None = None,
+        manual: bool = False,
     ) -> None:
         if not inspect.iscoroutinefunction(fn):
             raise TypeError(f"{fn!r} is not an async function")
@@ -157,6 +158,8 @@ class DeclaredJob(Generic[P, R]):
         # The expiry policy (module docstring): None and False = arq's own expiry, a day past the due time.
         self.must_run = must_run
         self.stale_after = _seconds(stale_after)
+        # Safe for an operator to enqueue by hand from the dashboard's form (idempotent or harmless).
+        self.manual = manual
         self.args_model, self.signature = _arguments_model(fn, self.name)
         self.__doc__ = fn.__doc__
 
@@ -311,6 +314,7 @@ def job(
     defer_by: float | dt.timedelta | None = None,
     must_run: bool = False,
     stale_after: float | dt.timedelta | None = None,
+    manual: bool = False,
 ) -> Callable[[Callable[Concatenate[JobContext[Any], P], Awaitable[R]]], DeclaredJob[P, R]]:
     """Declare a job and register it; see the module docstring."""
 
@@ -326,6 +330,7 @@ def job(
             defer_by=defer_by,
             must_run=must_run,
             stale_after=stale_after,
+            manual=manual,
         )
         registry.add_job(declared)
         return declared

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mluv.jobs.counters import JobCounters, Outcome
 from mluv.jobs.failures import insert_failure
+from mluv.jobs.history import TryOutcome, note_try
 from mluv.jobs.queues import Queue
 from mluv.jobs.retry import RetryPolicy
 from mluv.logs import get_logger, redact
@@ -123,7 +124,7 @@ async def execute(
     metrics: JobCounters | None = ctx.get(CTX_COUNTERS)
     # A model's __dict__ holds its fields; getattr on a missing one raises inside pydantic (slow).
     user_id = (arguments.__dict__ if isinstance(arguments, BaseModel) else arguments).get("user_id")
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
     with structlog.contextvars.bound_contextvars(
         job_id=job_ctx.job_id,
         job_name=name,
@@ -135,6 +136,7 @@ async def execute(
             log.warning("job skipped: stale", late_seconds=round(late, 1), stale_after_seconds=stale_after)
             if metrics:
                 metrics.record(name, Outcome.SUCCEEDED, time.perf_counter() - started)
+            note_try(ctx, name, TryOutcome.SKIPPED, started_at=started_at, duration=0.0, error="stale")
             return {"skipped": "stale", "late_seconds": round(late, 1), "stale_after_seconds": stale_after}
         try:
             if job_ctx.job_try >= arq_max_tries(policy):
@@ -150,6 +152,7 @@ async def execute(
             if decision.retry:
                 if metrics:
                     metrics.record(name, Outcome.RETRIED, duration)
+                note_try(ctx, name, TryOutcome.RETRIED, started_at=started_at, duration=duration, error=error)
                 log.warning(
                     "job will retry",
                     error=f"{type(error).__name__}: {error}",
@@ -159,6 +162,7 @@ async def execute(
                 raise Retry(defer=decision.defer) from error
             if metrics:
                 metrics.record(name, Outcome.FAILED, duration)
+            note_try(ctx, name, TryOutcome.FAILED, started_at=started_at, duration=duration, error=error)
             log.error("job failed", reason=decision.reason, duration=round(duration, 4), exc_info=error)
             stored = arguments.model_dump(mode="json") if isinstance(arguments, BaseModel) else arguments
             await record_dead_letter(job_ctx, stored, error)
@@ -168,6 +172,7 @@ async def execute(
         duration = time.perf_counter() - started
         if metrics:
             metrics.record(name, Outcome.SUCCEEDED, duration)
+        note_try(ctx, name, TryOutcome.SUCCEEDED, started_at=started_at, duration=duration)
         log.info("job done", duration=round(duration, 4))
         return result.model_dump(mode="json") if isinstance(result, BaseModel) else result
 

@@ -23,6 +23,7 @@ from mluv.jobs.cron import CronJobSpec, catch_up_missed_runs
 from mluv.jobs.declare import registry
 from mluv.jobs.deployment import settings_namespace
 from mluv.jobs.failures import insert_failure
+from mluv.jobs.history import CTX_HISTORY, JobHistory, TryOutcome
 from mluv.jobs.presence import WorkerPresence
 from mluv.jobs.queues import Queue
 from mluv.jobs.run import CTX_COUNTERS, resources_of
@@ -57,6 +58,9 @@ async def start_bookkeeping(ctx: dict[str, Any]) -> None:
     )
     presence.start(ctx["redis"])
     ctx[CTX_PRESENCE] = presence
+    history = JobHistory(presence.worker_id)
+    history.start(ctx["redis"])
+    ctx[CTX_HISTORY] = history
     try:
         await catch_up_missed_runs(ctx["redis"], resources.session_factory, crons_for(queue))
     except Exception as error:  # a database hiccup at start must not keep the worker down
@@ -71,6 +75,9 @@ async def stop_bookkeeping(ctx: dict[str, Any]) -> None:
     presence: WorkerPresence | None = ctx.get(CTX_PRESENCE)
     if presence is not None:
         await presence.stop(ctx["redis"])
+    history: JobHistory | None = ctx.get(CTX_HISTORY)
+    if history is not None:
+        await history.stop(ctx["redis"])
 
 
 async def on_job_start(ctx: dict[str, Any]) -> None:
@@ -100,6 +107,17 @@ async def on_given_up(ctx: dict[str, Any], result: JobResult) -> None:
     metrics: JobCounters | None = ctx.get(CTX_COUNTERS)
     if metrics is not None:
         metrics.record(result.function, Outcome.FAILED, 0.0)
+    history: JobHistory | None = ctx.get(CTX_HISTORY)
+    if history is not None:
+        history.record(
+            result.job_id or "",
+            result.function,
+            result.job_try,
+            TryOutcome.GIVEN_UP,
+            started_at=result.start_time.timestamp(),
+            duration=0.0,
+            error=error,
+        )
     arguments: dict[str, Any] = dict(result.kwargs)
     if result.args:
         arguments["_args"] = list(result.args)

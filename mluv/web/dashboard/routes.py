@@ -15,9 +15,25 @@ from mluv.logs import get_logger
 from mluv.resources import Resources
 from mluv.web.auth import Access, LoginThrottle, SessionStore, dashboard_access
 from mluv.web.dashboard.actions import abort_action, cancel_broadcast_action, discard_action, retry_action
+from mluv.web.dashboard.compose_actions import (
+    add_channel_action,
+    cancel_post_action,
+    compose_page,
+    compose_submit,
+    remove_channel_action,
+)
 from mluv.web.dashboard.guards import action_handler, api_handler, page_handler, secure_headers
+from mluv.web.dashboard.job_actions import (
+    bulk_failures_action,
+    enqueue_action,
+    job_name_page,
+    job_run_page,
+    run_cron_action,
+    workers_page,
+)
 from mluv.web.dashboard.login import login_form, login_submit, logout
-from mluv.web.dashboard.sections import fragments, named_page, overview_page
+from mluv.web.dashboard.pages.analytics import analytics_page
+from mluv.web.dashboard.sections import NAV, fragments, named_page, overview_page
 from mluv.web.dashboard.snapshot import snapshot
 from mluv.web.dashboard.state import STATE_KEY, DashboardState, dashboard_state
 from mluv.web.dashboard.templating import setup_templates
@@ -72,6 +88,7 @@ def add_dashboard_routes(app: web.Application, resources: Resources) -> Access:
     router.add_get("/dashboard", page_handler(overview_page))
     router.add_get("/dashboard/", page_handler(overview_page))
     router.add_get("/dashboard/{page:jobs|failures|cron|stats|broadcasts}", page_handler(named_page))
+    router.add_get("/dashboard/analytics", page_handler(analytics_page(NAV)))
     router.add_get("/dashboard/fragments", api_handler(fragments))
     router.add_get("/dashboard/api/snapshot", api_handler(snapshot))
     router.add_get("/dashboard/login", login_form)
@@ -81,6 +98,19 @@ def add_dashboard_routes(app: web.Application, resources: Resources) -> Access:
     router.add_post("/dashboard/actions/retry", action_handler(retry_action))
     router.add_post("/dashboard/actions/discard", action_handler(discard_action))
     router.add_post("/dashboard/actions/cancel-broadcast", action_handler(cancel_broadcast_action))
+    # Jobs past Flower (job_actions.py): a run, a job, the workers; Run now, enqueue by hand, bulk.
+    router.add_get("/dashboard/jobs/{job_id:.+}", page_handler(job_run_page))
+    router.add_get("/dashboard/job/{name}", page_handler(job_name_page))
+    router.add_get("/dashboard/workers", page_handler(workers_page))
+    router.add_post("/dashboard/actions/run-cron", action_handler(run_cron_action))
+    router.add_post("/dashboard/actions/enqueue", action_handler(enqueue_action))
+    router.add_post("/dashboard/actions/bulk-failures", action_handler(bulk_failures_action))
+    # Broadcasts and scheduled posts from the web (compose_actions.py): compose, cancel, channels.
+    router.add_get("/dashboard/compose", page_handler(compose_page))
+    router.add_post("/dashboard/compose", action_handler(compose_submit))
+    router.add_post("/dashboard/actions/cancel-post", action_handler(cancel_post_action))
+    router.add_post("/dashboard/actions/add-channel", action_handler(add_channel_action))
+    router.add_post("/dashboard/actions/remove-channel", action_handler(remove_channel_action))
     router.add_get("/dashboard/static/{name}", static)
     if access is Access.OPEN:
         log.warning("dashboard is open without a token (development on loopback only)", path="/dashboard")

@@ -56,7 +56,10 @@ NAV = (
     ("failures", "/dashboard/failures", "Dead letters"),
     ("cron", "/dashboard/cron", "Cron"),
     ("stats", "/dashboard/stats", "Metrics"),
+    ("workers", "/dashboard/workers", "Workers"),
     ("broadcasts", "/dashboard/broadcasts", "Broadcasts"),
+    ("compose", "/dashboard/compose", "Compose"),
+    ("analytics", "/dashboard/analytics", "Analytics"),
 )
 
 

@@ -56,10 +56,17 @@
         const open = new Set(
           Array.from(el.querySelectorAll("details[open][data-key]"), (d) => d.dataset.key),
         );
+        const picked = new Set(
+          Array.from(el.querySelectorAll("input[type=checkbox][data-key]:checked"), (i) => i.dataset.key),
+        );
         el.innerHTML = html;
         shown.set(el, html);
         for (const details of el.querySelectorAll("details[data-key]")) {
           if (open.has(details.dataset.key)) details.open = true;
+        }
+        // Ticked dead letters stay ticked across a refresh (the bulk Retry / Discard form).
+        for (const box of el.querySelectorAll("input[type=checkbox][data-key]")) {
+          if (picked.has(box.dataset.key)) box.checked = true;
         }
       }
       setLive(true, "live · " + new Date().toLocaleTimeString([], { hour12: false }));
