@@ -101,6 +101,21 @@ def create_worker(settings_class: type, **overrides: Any) -> WakingWorker:
     return create_waking_worker(settings_class, idle_poll=get_settings().worker_idle_poll, **overrides)
 
 
+async def _close_pool_left_open(worker: WakingWorker) -> None:
+    """Finish what arq's Worker.close() skips when a cancelled job's task re-raises from its gather: the
+    shutdown hook (it stops the counters' and presence's flush loops) and the pool. Left running, a flush
+    loop opens a new connection on the closed pool, which outlives the event loop (a ResourceWarning)."""
+    pool = worker._pool
+    if pool is None:
+        return
+    worker._pool = None
+    if worker.on_shutdown is not None:
+        with contextlib.suppress(Exception):
+            await worker.on_shutdown(worker.ctx)
+    with contextlib.suppress(Exception):
+        await pool.aclose(close_connection_pool=True)
+
+
 class InProcessWorkers:
     """arq workers running inside an existing event loop (mluv serve), sharing its Resources."""
 
@@ -148,6 +163,8 @@ class InProcessWorkers:
                 current = asyncio.current_task()
                 if current is not None and current.cancelling():
                     raise
+            finally:
+                await _close_pool_left_open(worker)
         for task in self.tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
