@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from sqlalchemy import func, select, text, update
@@ -1168,12 +1168,24 @@ async def broadcast_requested_10x(redis_url: str) -> Outcome:
                 audience = int(
                     await session.scalar(select(Broadcast.total).where(Broadcast.id == broadcast_id)) or 0
                 )
-            (record,) = [
-                m for m in await st.sandbox.messages(ADMIN_ID) if m["message_id"] == confirm["message_id"]
-            ]
+            confirmed_text = t("uk", "broadcast-confirmed", count=audience).split(":")[0]
+
+            async def confirm_message() -> dict[str, Any]:
+                (found,) = [
+                    m for m in await st.sandbox.messages(ADMIN_ID) if m["message_id"] == confirm["message_id"]
+                ]
+                return cast(dict[str, Any], found)
+
+            async def edited() -> bool:
+                record = await confirm_message()
+                return any((edit["text"] or "").startswith(confirmed_text) for edit in record["edits"])
+
+            # The edit waits its turn in the shared limiter behind the broadcast: it may land after it.
+            with contextlib.suppress(ScenarioError):
+                await eventually(edited, 15, "the confirm message to say 'confirmed'")
+            record = await confirm_message()
             handler_errors = server.count("handler failed")
         runs = st.fleet.count("job done", job_name="broadcast")
-    confirmed_text = t("uk", "broadcast-confirmed", count=audience).split(":")[0]
     confirmations = sum(1 for edit in record["edits"] if (edit["text"] or "").startswith(confirmed_text))
     created = sum(1 for job in jobs if job is not None)
     problems = problems_of_check(check, ledger)

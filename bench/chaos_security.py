@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bench.chaos_common import (
     CHAOS_BOT_TOKEN,
@@ -31,7 +31,7 @@ from bench.chaos_common import (
     stage,
     start,
 )
-from mluv.db.models import JobFailure
+from mluv.db.models import JobFailure, User
 from mluv.db.models import Message as PracticeMessage
 from mluv.jobs.queues import Queue
 from mluv.jobs.wake import WAKE_CHANNEL_PREFIX
@@ -62,6 +62,11 @@ async def forged_webhooks(redis_url: str) -> Outcome:
         learner, victim, third = await add_learners(st, 3)
         # The answer to a Czech message is its feedback (the acknowledgement is a chat action), which the
         # review job sends: one per stored message, so a message handled twice would show as two.
+        # Advanced learners: a challenge of 7, so no nudge answers their first two messages too.
+        async with st.session_factory.begin() as session:
+            await session.execute(
+                update(User).where(User.id.in_([learner, victim, third])).values(level="advanced")
+            )
         st.fleet.start(FAST)
         async with bot_server(st) as server, aiohttp.ClientSession() as http:
 
