@@ -29,7 +29,7 @@ USAGE = """usage: python3 -m mluv.bootstrap {run,test,sync} [args...]
 
   run   install everything, then `mluv serve [args...]`
   test  install everything, then `python -m pytest [args...]`
-  sync  install everything (uv sync --frozen --extra embedded)
+  sync  install everything (uv sync --frozen --extra embedded); `sync --extra bench` adds SAQ for bench/
 """
 
 
@@ -133,9 +133,18 @@ def install_uv(root: Path) -> Path:
     return uv
 
 
-def sync_command(uv: Path, root: Path, python: str) -> list[str]:
+def sync_command(uv: Path, root: Path, python: str, extras: Sequence[str] = ()) -> list[str]:
     # --python: use the interpreter that runs this script rather than one uv would pick or download.
-    return [str(uv), *SYNC_ARGS, "--project", str(root), "--python", python]
+    more = [arg for extra in extras for arg in ("--extra", extra)]
+    return [str(uv), *SYNC_ARGS, *more, "--project", str(root), "--python", python]
+
+
+def sync_extras(args: Sequence[str]) -> list[str]:
+    """`sync --extra bench`: optional dependency groups on top of the default ones (bench/run_all)."""
+    flags, extras = list(args[0::2]), list(args[1::2])
+    if len(flags) != len(extras) or any(flag != "--extra" for flag in flags):
+        raise BootstrapError(f"sync takes only --extra NAME arguments, not {' '.join(args)}")
+    return extras
 
 
 def sync_env(environ: Mapping[str, str]) -> dict[str, str]:
@@ -185,8 +194,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"bootstrap: {error}\n")
         return 1
     venv = project_venv(root, os.environ)
+    try:
+        extras = sync_extras(rest) if command == "sync" else []
+    except BootstrapError as error:
+        sys.stderr.write(f"bootstrap: {error}\n")
+        return 2
     step(f"installing dependencies from uv.lock into {venv} with {uv}")
-    synced = subprocess.run(sync_command(uv, root, sys.executable), env=sync_env(os.environ), check=False)  # noqa: S603
+    command_line = sync_command(uv, root, sys.executable, extras)
+    synced = subprocess.run(command_line, env=sync_env(os.environ), check=False)  # noqa: S603
     if synced.returncode != 0:
         sys.stderr.write("bootstrap: uv sync failed (see above)\n")
         return synced.returncode

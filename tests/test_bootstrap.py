@@ -87,6 +87,27 @@ def test_sync_is_frozen_with_the_embedded_extra_and_this_interpreter(tmp_path: P
     assert env == {"PATH": "/bin", "UV_PYTHON_DOWNLOADS": "never"}
 
 
+@pytest.mark.parametrize(
+    ("args", "extras"),
+    [
+        ([], []),
+        (["--extra", "bench"], ["bench"]),
+        (["--extra", "bench", "--extra", "other"], ["bench", "other"]),
+    ],
+)
+def test_sync_adds_the_extras_asked_for(args: list[str], extras: list[str]) -> None:
+    assert bootstrap.sync_extras(args) == extras
+    command = bootstrap.sync_command(Path("/x/uv"), Path("/r"), "/p", extras)
+    assert command[3:5] == ["--extra", "embedded"]
+    assert command[5 : 5 + 2 * len(extras)] == [arg for extra in extras for arg in ("--extra", extra)]
+
+
+@pytest.mark.parametrize("args", [["bench"], ["--extra"], ["--frozen", "x"], ["--extra", "bench", "-v"]])
+def test_sync_refuses_other_arguments(args: list[str]) -> None:
+    with pytest.raises(bootstrap.BootstrapError):
+        bootstrap.sync_extras(args)
+
+
 def test_project_venv_honours_uv_project_environment(tmp_path: Path) -> None:
     assert bootstrap.project_venv(tmp_path, {}) == tmp_path / ".venv"
     assert bootstrap.project_venv(tmp_path, {"UV_PROJECT_ENVIRONMENT": "env"}) == tmp_path / "env"
