@@ -32,6 +32,9 @@ from mluv.settings import Settings
 log = get_logger(__name__)
 
 COMMANDS = ("start", "stats", "report", "top", "settings", "help")
+# How long stop() lets updates already taken from getUpdates finish (a reply waits up to 60 s for the
+# shared limiter under a burst; a deploy's grace period is shorter, so this is a bound, not a promise).
+HANDLERS_DRAIN_SECONDS = 20.0
 
 
 class SharedBotWebhookHandler(SimpleRequestHandler):
@@ -117,6 +120,23 @@ class BotRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._polling
             self._polling = None
+            await self._finish_handlers()
+
+    async def _finish_handlers(self) -> None:
+        """Wait for the updates polling already took: aiogram handles each in a task of its own
+        (Dispatcher._handle_update_tasks) and stop_polling does not wait for them, so one still running
+        would reply through a Bot session and a Redis pool the process is about to close (a lost reply,
+        and a connection that outlives the event loop)."""
+        running = set(self.dispatcher._handle_update_tasks)
+        if not running:
+            return
+        _, pending = await asyncio.wait(running, timeout=HANDLERS_DRAIN_SECONDS)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if pending:
+            # getUpdates already confirmed them (the next call's offset): Telegram will not resend them.
+            log.warning("updates cut short by the shutdown", count=len(pending))
 
     async def _set_commands(self) -> None:
         for language in SUPPORTED_LANGUAGES:

@@ -1,13 +1,16 @@
-"""The webhook runner: the URL registered with Telegram and the route served agree, whatever WEBHOOK_URL's
-trailing slash."""
+"""The runner: the webhook URL registered with Telegram and the route served agree, whatever WEBHOOK_URL's
+trailing slash; stopping long polling lets the updates already taken finish."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Message
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -16,6 +19,8 @@ from redis.asyncio import Redis
 from mluv.bot.middlewares import DedupeMiddleware
 from mluv.bot.runner import BotRunner
 from mluv.settings import load_settings
+from mluv.telegram.sandbox import SandboxClient, run_sandbox
+from mluv.telegram.sandbox.config import SANDBOX_BOT_TOKEN
 
 SECRET = "runner-test-secret_0123"
 BOT_ID = 1_000_000_002
@@ -108,3 +113,41 @@ async def test_the_webhook_answers_503_to_a_duplicate_of_an_update_still_running
 
     assert response.status == status
     assert handled == ([70] if first_state is None else [])
+
+
+async def test_stopping_polling_lets_an_update_in_progress_finish(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WEBHOOK_URL", raising=False)
+    dispatcher = Dispatcher()
+    started, release = asyncio.Event(), asyncio.Event()
+    replied: list[int] = []
+
+    @dispatcher.message()
+    async def slow(message: Message) -> None:
+        started.set()
+        await release.wait()
+        await message.answer("done")
+        replied.append(message.message_id)
+
+    async with run_sandbox(port=0) as url, SandboxClient(url) as sandbox:
+        settings = load_settings(_env_file=None, telegram_api_base=url)
+        bot = Bot(SANDBOX_BOT_TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(url)))
+        await sandbox.create_user(42, "Olga")
+        runner = BotRunner(dispatcher, bot, settings)
+        try:
+            await runner.start()
+            await sandbox.send_text(42, "Ahoj")
+            async with asyncio.timeout(30):
+                await started.wait()
+            stopping = asyncio.create_task(runner.stop())
+            await asyncio.sleep(0)  # stop() is waiting for the handler now, not before it
+            assert not stopping.done()
+            release.set()
+            async with asyncio.timeout(30):
+                await stopping
+            # The handler finished, reply sent, before stop() returned.
+            assert len(replied) == 1
+            assert [m["text"] for m in await sandbox.messages(42)] == ["done"]
+        finally:
+            release.set()
+            await runner.stop()
+            await bot.session.close()
