@@ -6,6 +6,10 @@ The composition root of every worker (mluv.jobs.worker is the jobs framework's p
   polling loop (workers/__init__.py asks `worker_settings` here);
 - `mluv serve`: `InProcessWorkers` in the serving process's event loop, sharing its Resources.
 A standalone worker builds its own Resources in on_startup and closes them in on_shutdown.
+
+Start-up is kept to what picking a job needs (docs/benchmarks.md, "Worker start-up"): Resources build
+the engine and the Bot on first use, the connection budget is logged when a job first uses the database,
+the health server starts in the background, and the reviewer's lexicon loads with the first review.
 """
 
 from __future__ import annotations
@@ -13,12 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from arq.worker import get_kwargs
 
-from mluv.db.budget import check_connection_budget
-from mluv.domain.review import warm_up
 from mluv.jobs.deployment import claim_deployment, settings_namespace
 from mluv.jobs.queues import Queue
 from mluv.jobs.run import CTX_RESOURCES
@@ -39,7 +42,6 @@ log = get_logger(__name__)
 
 CTX_OWNS_RESOURCES = "mluv_owns_resources"
 CTX_HEALTH_SERVER = "mluv_health_server"
-CTX_WARM_UP = "mluv_review_warm_up"
 
 
 def load_extra_job_modules() -> None:
@@ -58,30 +60,48 @@ async def on_startup(ctx: dict[str, Any]) -> None:
             from mluv.sentry import init_sentry  # imported only when used: sentry_sdk costs start-up time
 
             init_sentry(settings, component="worker")
-        ctx[CTX_RESOURCES] = await Resources.create(settings)
+        resources = await Resources.create(settings)
+        resources.check_budget_on_first_use = True
+        ctx[CTX_RESOURCES] = resources
         ctx[CTX_OWNS_RESOURCES] = True
         # Before any job runs: a worker of another deployment on this Redis would take its jobs.
-        await claim_deployment(ctx[CTX_RESOURCES].pool, settings)
-        await check_connection_budget(ctx[CTX_RESOURCES].engine, settings)
+        await claim_deployment(resources.pool, settings)
         if settings.worker_health_port:
-            from mluv.web.health import start_worker_health_server
-
-            ctx[CTX_HEALTH_SERVER] = await start_worker_health_server(
-                ctx["redis"], Queue(ctx[CTX_QUEUE]), settings.web_host, settings.worker_health_port
+            ctx[CTX_HEALTH_SERVER] = asyncio.create_task(
+                start_health_server(ctx, settings.worker_health_port), name="worker-health-server"
             )
     # The worker's own pool (arq's or ours): its cron ticks and bookkeeping keys take the namespace.
     as_waking(ctx["redis"], settings_namespace(ctx[CTX_RESOURCES].settings))
     await start_bookkeeping(ctx)
-    if Queue(ctx[CTX_QUEUE]) is Queue.FAST:
-        # The reviewer's lexicon and dictionary take ~1 s to load: in a thread, so the first job is not
-        # delayed and the first learner's feedback does not pay for it.
-        ctx[CTX_WARM_UP] = asyncio.create_task(asyncio.to_thread(warm_up), name="review-warm-up")
+
+
+async def start_health_server(ctx: dict[str, Any], port: int) -> Any:
+    """The /healthz server (mluv.web.health), its aiohttp and SQLAlchemy imported in a thread (~0.3 s):
+    jobs are picked meanwhile, and fly's check allows far longer than that."""
+    settings = ctx[CTX_RESOURCES].settings
+    try:
+        start = await asyncio.to_thread(_health_server_starter)
+        return await start(ctx["redis"], Queue(ctx[CTX_QUEUE]), settings.web_host, port)
+    except Exception as error:  # fly's check then fails and restarts the machine
+        log.error("worker health server did not start", port=port, error=repr(error))
+        raise
+
+
+def _health_server_starter() -> Callable[..., Awaitable[Any]]:
+    from mluv.web.health import start_worker_health_server
+
+    return start_worker_health_server
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
     await stop_bookkeeping(ctx)
     if CTX_HEALTH_SERVER in ctx:
-        await ctx.pop(CTX_HEALTH_SERVER).cleanup()
+        starting: asyncio.Task[Any] = ctx.pop(CTX_HEALTH_SERVER)
+        if not starting.done():
+            starting.cancel()
+        await asyncio.wait([starting])
+        if not starting.cancelled() and starting.exception() is None:
+            await starting.result().cleanup()
     if ctx.get(CTX_OWNS_RESOURCES):
         await ctx[CTX_RESOURCES].close()
     log.info("worker stopped", queue=ctx.get(CTX_QUEUE))

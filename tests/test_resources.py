@@ -40,3 +40,48 @@ async def test_resources_are_usable_then_closed_once(settings: Settings) -> None
     assert await resources.pool.ping()
     await resources.close()
     await resources.close()
+
+
+BUILT_ON_FIRST_READ = ("engine", "session_factory", "limiter", "bot", "sender")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("read", "built"),
+    [
+        pytest.param(None, set(), id="nothing-read"),
+        pytest.param("engine", {"engine"}, id="engine"),
+        pytest.param("session_factory", {"engine", "session_factory"}, id="sessions"),
+        pytest.param("bot", {"limiter", "bot"}, id="bot"),
+        pytest.param("sender", set(BUILT_ON_FIRST_READ), id="sender"),
+    ],
+)
+async def test_resources_build_on_first_read_what_is_read(
+    settings: Settings, read: str | None, built: set[str]
+) -> None:
+    resources = await Resources.create(settings)
+    try:
+        if read is not None:
+            assert getattr(resources, read) is getattr(resources, read)  # built once
+        assert {name for name in BUILT_ON_FIRST_READ if resources.built(name)} == built
+    finally:
+        await resources.close()
+    # Closing closes what was built and builds nothing.
+    assert {name for name in BUILT_ON_FIRST_READ if resources.built(name)} == built
+
+
+@pytest.mark.integration
+async def test_a_workers_connection_budget_is_checked_when_a_job_first_uses_the_database(
+    settings: Settings,
+) -> None:
+    resources = await Resources.create(settings)
+    resources.check_budget_on_first_use = True
+    try:
+        assert resources._budget_check is None
+        async with resources.session_factory() as session:
+            assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+        assert resources._budget_check is not None
+        budget = await resources._budget_check
+        assert budget is not None and budget.max_connections > 0
+    finally:
+        await resources.close()

@@ -50,32 +50,24 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from mluv.db.analytics import (
-    collect_platform_metrics,
-    insert_platform_metrics,
-    load_weekly_report,
-    period_messages,
-    period_mistakes,
-    period_totals,
-    store_weekly_report,
-    upsert_daily_stats_all,
-)
-from mluv.db.learners import streak_state
-from mluv.db.models import User
 from mluv.domain.progress import WEEK_DAYS, local_date, streak_as_of, week_is_over
 from mluv.domain.report_figures import WeeklyReport, day_figures
-from mluv.domain.reports import build_weekly_report, recent_period_start, render_caption, weekly_chart_png
 from mluv.jobs import CronRun, JobContext, Queue, cron, every, job
 from mluv.jobs.deployment import namespace_of
 from mluv.jobs.retry import BATCH_RETRY, MAINTENANCE_RETRY
 from mluv.logs import get_logger
 from mluv.resources import Resources
+
+# The database, Telegram and heavy domain modules are imported by the jobs: a worker starts without them.
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from mluv.db.models import User
 
 log = get_logger(__name__)
 
@@ -92,6 +84,8 @@ RECENT_REPORT_KIND = "recent_report"  # the last 7 days' report (/report)
 @cron(queue=Queue.LONG, hour=0, minute=5, catch_up=True, retry=MAINTENANCE_RETRY)
 async def calculate_all_users_daily_stats(ctx: JobContext[Resources], run: CronRun) -> dict[str, Any]:
     """Every learner's finished local days D-2 and D-1 (D: the tick's UTC date), in one statement."""
+    from mluv.db.analytics import upsert_daily_stats_all
+
     started = time.perf_counter()
     async with ctx.resources.session_factory.begin() as session:
         result = await upsert_daily_stats_all(session, run.tick)
@@ -163,6 +157,8 @@ def platform_metrics_limiter(redis: Redis) -> FixedWindowLimiter:
 @cron(queue=Queue.LONG, **every(1800), retry=MAINTENANCE_RETRY)
 async def aggregate_platform_metrics(ctx: JobContext[Resources], run: CronRun) -> dict[str, Any]:
     """A platform_metrics snapshot: total users, active users 1d/7d, messages 1d/total; ≤ 10 runs/min."""
+    from mluv.db.analytics import collect_platform_metrics, insert_platform_metrics
+
     decision = await platform_metrics_limiter(ctx.redis).acquire()
     if not decision.allowed:
         log.warning("platform metrics rate-limited", count=decision.count, retry_in=decision.retry_in)
@@ -200,6 +196,10 @@ async def generate_weekly_report(
 ) -> dict[str, Any]:
     """The learner's report of a calendar week that is over, generated once and delivered once as a photo
     with a caption (the Monday cron)."""
+    from mluv.db.analytics import load_weekly_report, store_weekly_report
+    from mluv.db.models import User
+    from mluv.domain.reports import render_caption, weekly_chart_png
+
     resources = ctx.resources
     async with resources.session_factory() as session:
         user = await session.get(User, user_id)
@@ -258,6 +258,9 @@ async def send_recent_report(
     """/report: the learner's 7 local days ending `today` (today up to now), computed and sent as a photo
     with a caption, not stored. `messages`: the period's messages when the learner asked (the job id, so a
     double tap enqueues one job); the ledger key counts the messages the report shows."""
+    from mluv.db.models import User
+    from mluv.domain.reports import recent_period_start, render_caption, weekly_chart_png
+
     resources = ctx.resources
     first_day = recent_period_start(today)
     outcome: dict[str, Any] = {
@@ -293,6 +296,10 @@ async def _compute_report(
 ) -> WeeklyReport:
     """The 7 local days from `first_day` (a week that is over, or the last 7 days up to now), compared
     with the 7 days before; the streak as of `today`."""
+    from mluv.db.analytics import period_messages, period_mistakes, period_totals
+    from mluv.db.learners import streak_state
+    from mluv.domain.reports import build_weekly_report
+
     messages = await period_messages(session, user.id, first_day, user.timezone)
     mistakes = await period_mistakes(session, user.id, first_day, user.timezone)
     before = first_day - dt.timedelta(days=WEEK_DAYS)

@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from mluv.db.gamification import lock_milestones, mark_awarded, reset_broken_streaks, running_streak_timezones
 from mluv.domain.gamification import Award, due_awards, total_stars
 from mluv.domain.progress import local_date
-from mluv.i18n import t
 from mluv.jobs import CronRun, JobContext, Queue, cron, job
 from mluv.jobs.retry import BATCH_RETRY, DELIVERY_RETRY
 from mluv.logs import get_logger
 from mluv.resources import Resources
-from mluv.telegram import ledger
+
+# The database, Telegram and heavy domain modules are imported by the jobs: a worker starts without them.
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 log = get_logger(__name__)
 
@@ -47,6 +46,9 @@ async def record_awards(
     """Mark `awards` as given, add their stars and queue their congratulations (pending ledger rows), in
     the caller's transaction: a transactional outbox. `texts` maps a milestone's days to its message.
     Call with the streak row locked (lock_milestones)."""
+    from mluv.db.gamification import mark_awarded
+    from mluv.telegram import ledger
+
     await mark_awarded(session, user_id, awards)
     await ledger.add_pending(
         session,
@@ -66,6 +68,10 @@ async def award_streak_milestones(ctx: JobContext[Resources], user_id: int, day:
     under the streak's row lock, so concurrent runs award once; the congratulations are then sent from
     the ledger, so a run that crashed after the commit still sends them, and never twice.
     """
+    from mluv.db.gamification import lock_milestones
+    from mluv.i18n import t
+    from mluv.telegram import ledger
+
     session_factory = ctx.resources.session_factory
     async with session_factory.begin() as session:
         state = await lock_milestones(session, user_id)
@@ -100,6 +106,8 @@ async def award_streak_milestones(ctx: JobContext[Resources], user_id: int, day:
 @cron(queue=Queue.LONG, minute=5, retry=BATCH_RETRY)
 async def check_and_reset_streaks(ctx: JobContext[Resources], run: CronRun) -> dict[str, int]:
     """Hourly: reset running streaks whose learner did not practise on their local yesterday (at the tick)."""
+    from mluv.db.gamification import reset_broken_streaks, running_streak_timezones
+
     async with ctx.resources.session_factory.begin() as session:
         timezones = await running_streak_timezones(session)
         yesterday = {tz: local_date(run.tick, tz) - dt.timedelta(days=1) for tz in timezones}

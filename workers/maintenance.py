@@ -18,9 +18,7 @@ import time
 from typing import Annotated, Any
 
 from pydantic import Field
-from sqlalchemy import text
 
-from mluv.db.maintenance import MATERIALIZED_VIEWS, delete_older_than, refresh_view, retention_rules
 from mluv.jobs import (
     CronRun,
     DeclaredJob,
@@ -68,6 +66,8 @@ async def _oldest_job_age(ctx: JobContext[Resources]) -> dict[str, Any]:
 
 
 async def _database(ctx: JobContext[Resources]) -> dict[str, Any]:
+    from sqlalchemy import text
+
     async with ctx.resources.session_factory() as session:
         await session.execute(text("SELECT 1"))
     return {}
@@ -136,6 +136,8 @@ async def cleanup_old_data(ctx: JobContext[Resources], run: CronRun) -> dict[str
     Cutoffs are relative to the tick, so a retried or caught-up run deletes the same rows; a run cut
     short resumes naturally (the next one finds fewer old rows).
     """
+    from mluv.db.maintenance import delete_older_than, retention_rules
+
     settings = ctx.resources.settings
     rules = retention_rules(
         messages_days=settings.retention_messages_days,
@@ -160,6 +162,8 @@ async def cleanup_old_data(ctx: JobContext[Resources], run: CronRun) -> dict[str
 @cron(queue=Queue.LONG, minute=15, retry=MAINTENANCE_RETRY)
 async def refresh_materialized_views(ctx: JobContext[Resources], run: CronRun) -> dict[str, Any]:
     """Hourly: refresh the materialized views (the weekly leaderboard) without blocking their readers."""
+    from mluv.db.maintenance import MATERIALIZED_VIEWS, refresh_view
+
     report: dict[str, Any] = {}
     for view in MATERIALIZED_VIEWS:
         started = time.perf_counter()

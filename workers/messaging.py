@@ -17,18 +17,12 @@ import uuid
 from collections import Counter
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
-from aiogram.exceptions import TelegramRetryAfter
 from pydantic import BaseModel, Field
 
-from mluv.db.models import DeliveryStatus
 from mluv.jobs import CronRun, JobContext, Queue, RetryableError, cron, job
 from mluv.jobs.retry import DELIVERY_RETRY
 from mluv.logs import get_logger
 from mluv.resources import Resources
-from mluv.telegram import audiences, posts
-from mluv.telegram.broadcasts import BROADCAST_KIND
-from mluv.telegram.ratelimit import RateLimited
-from mluv.telegram.reconcile import PENDING_AFTER, reconcile_ledger
 from workers.broadcasts import broadcast, reconcile_broadcasts
 from workers.notifications import requeue_lost_reminders
 
@@ -99,6 +93,8 @@ async def send_scheduled_messages(ctx: JobContext[Resources], run: CronRun) -> d
     """Send the posts whose time has come, each once: claimed (scheduled → sending) with SKIP LOCKED, then
     sent while holding the post's row lock; a post left `sending` by a dead run is picked up again, and
     the ledger (business key `scheduled:{id}`) keeps it from being sent twice."""
+    from mluv.telegram import posts
+
     now = dt.datetime.now(dt.UTC)
     due = await posts.claim_due_posts(ctx.resources.session_factory, now=now, limit=DUE_POSTS_PER_RUN)
     outcomes: Counter[str] = Counter()
@@ -108,6 +104,12 @@ async def send_scheduled_messages(ctx: JobContext[Resources], run: CronRun) -> d
 
 
 async def _send_post(ctx: JobContext[Resources], post_id: int) -> str:
+    from aiogram.exceptions import TelegramRetryAfter
+
+    from mluv.db.models import DeliveryStatus
+    from mluv.telegram import audiences, posts
+    from mluv.telegram.ratelimit import RateLimited
+
     resources = ctx.resources
     async with resources.session_factory.begin() as session:
         post = await posts.lock_post(session, post_id)
@@ -163,6 +165,9 @@ def crash_window(settings: Settings, sender: Sender) -> float:
 async def reconcile_deliveries(ctx: JobContext[Resources], run: CronRun) -> dict[str, Any]:
     """Repair the ledger after crashes and lost jobs (mluv.telegram.reconcile), restart stalled
     broadcasts and enqueue again the hour's reminders whose jobs Redis lost."""
+    from mluv.telegram.broadcasts import BROADCAST_KIND
+    from mluv.telegram.reconcile import PENDING_AFTER, reconcile_ledger
+
     resources = ctx.resources
 
     async def requeue(delivery_id: int, attempts: int) -> None:

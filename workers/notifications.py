@@ -27,14 +27,6 @@ from typing import Annotated, Any
 from arq.connections import ArqRedis
 from pydantic import Field
 
-from mluv.db.learners import learner_level
-from mluv.db.notifications import (
-    count_written,
-    due_reminders,
-    recipient,
-    reminder_timezones,
-    weekly_recipients,
-)
 from mluv.domain.progress import (
     challenge_event,
     challenge_target,
@@ -44,7 +36,6 @@ from mluv.domain.progress import (
     streak_as_of,
 )
 from mluv.domain.reminders import reminder_slots
-from mluv.i18n import t
 from mluv.jobs import CronRun, DeclaredJob, JobContext, Queue, cron, job
 from mluv.jobs.arq_state import forget_expired, jobs_known
 from mluv.jobs.cron import run_succeeded
@@ -117,6 +108,9 @@ async def enqueue_each(
 )
 async def send_streak_reminder(ctx: JobContext[Resources], user_id: int, day: dt.date) -> dict[str, Any]:
     """Remind a learner to practise on their local `day`, once, unless they already did."""
+    from mluv.db.notifications import recipient
+    from mluv.i18n import t
+
     async with ctx.resources.session_factory() as session:
         learner = await recipient(session, user_id)
     if learner is None:
@@ -158,6 +152,8 @@ async def send_daily_reminders(ctx: JobContext[Resources], run: CronRun) -> dict
     framework catches up daily crons only); DST gaps skip an hour that does not exist locally, and a
     repeated local hour is harmless (job ids and the ledger).
     """
+    from mluv.db.notifications import due_reminders, reminder_timezones
+
     tick = run.tick
     async with ctx.resources.session_factory() as session:
         slots = reminder_slots(tick, await reminder_timezones(session, tick))
@@ -177,6 +173,8 @@ async def requeue_lost_reminders(
 
     The reconciler calls it every minute (bench/chaos.py redis-flushall-broadcast found them never sent).
     """
+    from mluv.db.notifications import due_reminders, reminder_timezones
+
     tick = send_daily_reminders.previous_tick(now or _now())
     if tick is None or not await run_succeeded(resources.session_factory, send_daily_reminders, tick):
         return 0
@@ -225,6 +223,10 @@ async def send_daily_challenge_notification(
     one's job speaks instead); "done" is sent once a day (business key challenge:{day}:done) even if the
     count is passed. Not gated on reminders_enabled: it answers the learner's own practice, it reminds no one.
     """
+    from mluv.db.learners import learner_level
+    from mluv.db.notifications import count_written, recipient
+    from mluv.i18n import t
+
     async with ctx.resources.session_factory() as session:
         learner = await recipient(session, user_id)
         level = await learner_level(session, user_id)
@@ -267,6 +269,8 @@ async def send_weekly_report_notification(ctx: JobContext[Resources], run: CronR
     learner, UTC-12 included (the report job refuses unfinished weeks). The report job's id,
     `report:{user_id}:{week_start}`, keeps a re-run (a retry, a caught-up tick) from queueing it twice.
     """
+    from mluv.db.notifications import weekly_recipients
+
     week_start = previous_week_start(run.tick.astimezone(dt.UTC).date())
     async with ctx.resources.session_factory() as session:
         learners = await weekly_recipients(session, week_start)

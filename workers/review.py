@@ -9,22 +9,27 @@ feedback is sent, so a re-run sends the same feedback without reviewing (or spen
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import update
-
-from mluv.db.models import Message, User
-from mluv.domain.feedback import format_feedback
-from mluv.domain.review import LEVELS, Level, Review
 from mluv.jobs import JobContext, Queue, job
 from mluv.jobs.retry import REVIEW_RETRY
 from mluv.resources import Resources
-from mluv.reviewers.llm import review_text
+
+# The database, Telegram and heavy domain modules are imported by the jobs: a worker starts without them.
+if TYPE_CHECKING:
+    from mluv.domain.review import Level
 
 
 @job(queue=Queue.FAST, retry=REVIEW_RETRY, job_id="review:{message_id}", timeout=25, must_run=True)
 async def review_message(ctx: JobContext[Resources], message_id: int) -> dict[str, Any]:
     """Review a stored learner message, store the review on it, and send the feedback once."""
+    from sqlalchemy import update
+
+    from mluv.db.models import Message, User
+    from mluv.domain.feedback import format_feedback
+    from mluv.domain.review import LEVELS, Level, Review
+    from mluv.reviewers.llm import review_text
+
     resources = ctx.resources
     async with resources.session_factory() as session:
         message = await session.get(Message, message_id)

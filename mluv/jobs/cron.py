@@ -20,25 +20,25 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from arq.connections import ArqRedis
 from arq.cron import CronJob as ArqCronJob
 from arq.cron import cron as arq_cron
 from arq.cron import next_cron
 from arq.jobs import Job
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mluv.db.models import CronRun as CronRunRow
-from mluv.db.models import CronRunStatus
 from mluv.jobs.declare import registry
 from mluv.jobs.deployment import namespace_of
 from mluv.jobs.queues import Queue
 from mluv.jobs.retry import CRON_RETRY, RetryPolicy
 from mluv.jobs.run import ARQ_TIMEOUT_MARGIN, JobContext, arq_max_tries, execute, resources_of
 from mluv.logs import get_logger, redact
+
+if TYPE_CHECKING:  # imported where used: a worker picks its first job before loading SQLAlchemy
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from mluv.db.models import CronRunStatus
 
 log = get_logger("mluv.jobs.cron")
 
@@ -167,6 +167,8 @@ class CronJobSpec:
         timeout = self.timeout_for(ctx)
 
         async def call(job_ctx: JobContext[Any]) -> Any:
+            from mluv.db.models import CronRunStatus
+
             session_factory = job_ctx.resources.session_factory
             attempt = await claim(session_factory, self.name, key, tick.date(), job_id, timeout)
             if attempt is None:
@@ -180,6 +182,8 @@ class CronJobSpec:
             return result
 
         async def failed(job_ctx: JobContext[Any], error: BaseException) -> None:
+            from mluv.db.models import CronRunStatus
+
             await finish(
                 job_ctx.resources.session_factory,
                 self.name,
@@ -209,6 +213,11 @@ async def claim(
     lease_seconds: float,
 ) -> int | None:
     """Claim (name, key) for this run; the attempt number, or None if it succeeded or runs elsewhere."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    from mluv.db.models import CronRun as CronRunRow
+    from mluv.db.models import CronRunStatus
+
     now = dt.datetime.now(UTC)
     lease_expired = now - dt.timedelta(seconds=lease_seconds) - LEASE_MARGIN
     values = insert(CronRunRow).values(
@@ -247,6 +256,10 @@ async def finish(
     result: Any = None,
     error: str | None = None,
 ) -> None:
+    from sqlalchemy import update
+
+    from mluv.db.models import CronRun as CronRunRow
+
     stored = result if isinstance(result, dict) else ({"value": result} if result is not None else None)
     async with session_factory.begin() as session:
         await session.execute(
@@ -260,6 +273,11 @@ async def run_succeeded(
     session_factory: async_sessionmaker[AsyncSession], spec: CronJobSpec, tick: dt.datetime
 ) -> bool:
     """Whether the run of `spec` for `tick` has finished successfully (its cron_runs row says so)."""
+    from sqlalchemy import select
+
+    from mluv.db.models import CronRun as CronRunRow
+    from mluv.db.models import CronRunStatus
+
     async with session_factory() as session:
         status = await session.scalar(
             select(CronRunRow.status).where(
@@ -277,6 +295,10 @@ async def catch_up_missed_runs(
     now: dt.datetime | None = None,
 ) -> list[str]:
     """Enqueue the latest missed tick of each catch-up cron (no cron_runs row); returns the job ids."""
+    from sqlalchemy import select
+
+    from mluv.db.models import CronRun as CronRunRow
+
     now = now or dt.datetime.now(UTC)
     enqueued: list[str] = []
     for spec in specs:

@@ -14,21 +14,22 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import structlog
 from arq import Retry
 from arq.connections import ArqRedis
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mluv.jobs.counters import JobCounters, Outcome
-from mluv.jobs.failures import insert_failure
 from mluv.jobs.history import TryOutcome, note_try
 from mluv.jobs.queues import Queue
 from mluv.jobs.retry import RetryPolicy
 from mluv.logs import get_logger, redact
 from mluv.settings import Settings
+
+if TYPE_CHECKING:  # SQLAlchemy is imported by the first job that uses the database, not at worker start
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 log = get_logger("mluv.jobs")
 
@@ -183,6 +184,13 @@ def lateness(ctx: dict[str, Any]) -> float | None:
     if not isinstance(score, int | float) or score <= 0:
         return None
     return max(time.time() - score / 1000, 0.0)
+
+
+async def insert_failure(session_factory: async_sessionmaker[AsyncSession], **row: Any) -> int:
+    """mluv.jobs.failures.insert_failure, imported by the first dead letter (it loads the ORM models)."""
+    from mluv.jobs import failures
+
+    return await failures.insert_failure(session_factory, **row)
 
 
 async def record_dead_letter(

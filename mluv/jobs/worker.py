@@ -22,11 +22,10 @@ from mluv.jobs.counters import JobCounters, Outcome
 from mluv.jobs.cron import CronJobSpec, catch_up_missed_runs
 from mluv.jobs.declare import registry
 from mluv.jobs.deployment import settings_namespace
-from mluv.jobs.failures import insert_failure
 from mluv.jobs.history import CTX_HISTORY, JobHistory, TryOutcome
 from mluv.jobs.presence import WorkerPresence
 from mluv.jobs.queues import Queue
-from mluv.jobs.run import CTX_COUNTERS, resources_of
+from mluv.jobs.run import CTX_COUNTERS, insert_failure, resources_of
 from mluv.jobs.serializer import deserialize, serialize
 from mluv.jobs.wake import WakingWorker
 from mluv.logs import get_logger, redact
@@ -61,10 +60,12 @@ async def start_bookkeeping(ctx: dict[str, Any]) -> None:
     history = JobHistory(presence.worker_id)
     history.start(ctx["redis"])
     ctx[CTX_HISTORY] = history
-    try:
-        await catch_up_missed_runs(ctx["redis"], resources.session_factory, crons_for(queue))
-    except Exception as error:  # a database hiccup at start must not keep the worker down
-        log.error("cron catch-up failed at startup", error=str(error))
+    # Only catch-up crons read the database: a queue without any starts without loading SQLAlchemy.
+    if catch_up := [spec for spec in crons_for(queue) if spec.catch_up]:
+        try:
+            await catch_up_missed_runs(ctx["redis"], resources.session_factory, catch_up)
+        except Exception as error:  # a database hiccup at start must not keep the worker down
+            log.error("cron catch-up failed at startup", error=str(error))
     log.info("worker started", queue=queue.label, jobs=sorted(ctx.get(CTX_FUNCTIONS, [])))
 
 

@@ -463,3 +463,32 @@ async def test_missed_daily_run_is_caught_up_once(
     assert [(run.business_key, run.status, run.attempts) for run in runs] == [
         (tick.date().isoformat(), "succeeded", 1)
     ]
+
+
+LAZY_LIBRARIES = ("sqlalchemy", "asyncpg", "aiohttp")  # each has compiled extensions: seen in /proc maps
+
+
+def libraries_loaded(pid: int) -> set[str]:
+    """Which of LAZY_LIBRARIES a process has loaded (their extension modules are mapped in its memory)."""
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    return {name for name in LAZY_LIBRARIES if f"/site-packages/{name}/" in maps}
+
+
+async def test_a_worker_loads_the_database_libraries_with_the_first_job_that_uses_them(
+    spawn: Callable[..., WorkerProcess], pool: ArqRedis, clean_tables: None
+) -> None:
+    from workers.maintenance import ping
+    from workers.notifications import send_streak_reminder
+
+    # The fast queue's crons (seconds 0 and 30) use the database: start just after a tick, not before one.
+    await asyncio.sleep((2 - time.time()) % 30 if time.time() % 30 > 12 else 0)
+    worker = spawn(EXTRA_JOB_MODULES="")
+    first = await ping.enqueue(pool, token="first")
+    assert first is not None
+    assert (await first.result(timeout=20, poll_delay=0.05))["token"] == "first"
+    assert libraries_loaded(worker.process.pid) == set()
+    # An unknown learner: the job reads the database and sends nothing (no Bot, no aiohttp).
+    reminder = await send_streak_reminder.enqueue(pool, user_id=404, day=dt.date(2024, 5, 6))
+    assert reminder is not None
+    assert (await reminder.result(timeout=20, poll_delay=0.05)) == {"skipped": "unknown learner"}
+    assert libraries_loaded(worker.process.pid) == {"sqlalchemy", "asyncpg"}

@@ -18,7 +18,6 @@ from mluv.reviewers import budget
 from mluv.settings import Settings
 from tests.reviewers.fake_llm import API_KEY, FakeLLM, running_fake_llm
 from tests.workers.job_harness import Harness, job_harness
-from workers import review as review_module
 from workers.review import review_message
 
 pytestmark = pytest.mark.integration
@@ -87,7 +86,7 @@ async def test_review_message_uses_the_level_and_stores_the_review_once(
         formatted.append((review.reviewer, language, level))
         return original_format(review, language, level=level)
 
-    monkeypatch.setattr(review_module, "format_feedback", recording_format)
+    monkeypatch.setattr(feedback, "format_feedback", recording_format)  # the job imports it when it runs
     async with job_harness(with_llm(settings, fake_llm, **llm)) as harness:
         message_id = await add_message(harness, level=level, language=language)
 
