@@ -201,7 +201,7 @@ def cmd_jobs_ping(args: argparse.Namespace) -> int:
         job = await declared.enqueue(resources.pool, token=args.token, work_seconds=args.work)
         assert job is not None
         try:
-            result = await job.result(timeout=args.timeout, poll_delay=0.05)
+            result = await job.result(timeout=args.timeout)  # pushed by the worker (mluv.jobs.results)
         except TimeoutError:
             print(
                 f"no answer within {args.timeout} s: is a worker running for the fast queue?", file=sys.stderr

@@ -12,9 +12,12 @@ or ~0.5 s at its default. Here:
   tick falls due; else once per `idle_poll` seconds as a safety net (a plain-arq enqueue, a subscriber
   reconnecting). Idle, it issues about one command per `idle_poll` plus the heartbeats. Where arq's
   loop exits when Redis is unreachable, this one logs and polls again (backing off up to 5 s).
-- It claims the due jobs of a poll in one Lua script (arq's checks and its `arq:in-progress:<id>` keys,
-  so arq workers on the same queue still never run a job twice) instead of arq's four round trips per
-  job, and reports jobs arq gives up without running them (`on_given_up`).
+- Its finishing transactions PUBLISH the job id, and the Job `enqueue_job` returns waits for that
+  message instead of polling (mluv.jobs.results).
+- A poll reads the queue and claims its due jobs in one Lua script (arq's checks and its
+  `arq:in-progress:<id>` keys, so arq workers on the same queue still never run a job twice) instead of
+  arq's read plus four round trips per job, and it reports jobs arq gives up without running them
+  (`on_given_up`).
 """
 
 from __future__ import annotations
@@ -29,13 +32,14 @@ from uuid import uuid4
 from arq import worker as arq_worker
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
-from arq.jobs import Job, JobResult, deserialize_result, serialize_job
+from arq.jobs import JobResult, deserialize_result, serialize_job
 from arq.utils import timestamp_ms, to_ms, to_unix_ms
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from mluv.jobs.deployment import RedisNamespace, namespace_of
+from mluv.jobs.deployment import RedisNamespace
+from mluv.jobs.results import PushedJob, ResultPublishingWorker, ResultWaiters, db_channel, subscribe_forever
 from mluv.jobs.serializer import StoredJobError, deserialize, serialize
 from mluv.logs import get_logger
 
@@ -44,7 +48,6 @@ log = get_logger(__name__)
 WAKE_CHANNEL_PREFIX = "mluv:wake:"
 IDLE_POLL_SECONDS = 2.0  # the most a job waits when its wake was missed (subscriber reconnecting)
 ABORT_CHECK_SECONDS = 0.5  # while jobs run, arq's abort set is read this often (the dashboard's Abort)
-RESUBSCRIBE_SECONDS = 1.0
 RECONNECT_FIRST_SECONDS = 0.5  # Redis unreachable: poll again after this, doubling up to the max
 RECONNECT_MAX_SECONDS = 5.0
 
@@ -64,31 +67,54 @@ return 1
 """
 
 
-# KEYS: queue zset, then one in-progress key per candidate; ARGV: now ms, in-progress ttl ms, the ids.
-# arq's start check and claim for each (no one running it, still queued, due), atomically, for a batch:
-# arq spends four round trips per job (WATCH, EXISTS, ZSCORE, MULTI/PSETEX/EXEC). Returns id, score, ...
+# KEYS: queue zset; ARGV: now ms, in-progress ttl ms, in-progress key prefix, free slots, then 'read',
+# the read offset and limit (a poll: candidates are the queue's due entries) or 'ids' and the candidates.
+# arq's start check and claim (no one running it, still queued, due) for up to `free` candidates at once,
+# where arq spends a read plus four round trips per job (WATCH, EXISTS, ZSCORE, MULTI/PSETEX/EXEC). The
+# in-progress keys are named by prefix, not KEYS: arq's layout is for a single Redis, never a cluster.
+# Returns the earliest score not yet due (or ''), the number of entries read, then id, score, ...
 START_SCRIPT = """
 local now = tonumber(ARGV[1])
-local started = {}
-for i = 2, #KEYS do
-  local id = ARGV[i + 1]
-  if redis.call('EXISTS', KEYS[i]) == 0 then
+local free = tonumber(ARGV[4])
+local result = {'', 0}
+local candidates = {}
+if ARGV[5] == 'read' then
+  local entries =
+    redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '+inf', 'WITHSCORES', 'LIMIT', ARGV[6], ARGV[7])
+  result[2] = #entries / 2
+  for i = 1, #entries, 2 do
+    if tonumber(entries[i + 1]) > now then
+      result[1] = entries[i + 1]
+      break
+    end
+    candidates[#candidates + 1] = entries[i]
+  end
+else
+  for i = 6, #ARGV do
+    candidates[#candidates + 1] = ARGV[i]
+  end
+end
+for _, id in ipairs(candidates) do
+  if free <= 0 then
+    break
+  end
+  local key = ARGV[3] .. id
+  if redis.call('EXISTS', key) == 0 then
     local score = redis.call('ZSCORE', KEYS[1], id)
     if score and tonumber(score) <= now then
-      redis.call('PSETEX', KEYS[i], ARGV[2], '1')
-      started[#started + 1] = id
-      started[#started + 1] = score
+      redis.call('PSETEX', key, ARGV[2], '1')
+      result[#result + 1] = id
+      result[#result + 1] = score
+      free = free - 1
     end
   end
 end
-return started
+return result
 """
 
 
 def wake_channel(pool: ArqRedis, queue_name: str) -> str:
-    # Pub/sub ignores the db number: the channel names it, so other dbs' enqueues wake no one here.
-    db = pool.connection_pool.connection_kwargs.get("db", 0)
-    return namespace_of(pool).rekey(f"{WAKE_CHANNEL_PREFIX}{db}:{queue_name}")
+    return db_channel(pool, WAKE_CHANNEL_PREFIX, f":{queue_name}")
 
 
 class WakingRedis(ArqRedis):
@@ -99,7 +125,19 @@ class WakingRedis(ArqRedis):
     """
 
     _enqueue_script: AsyncScript | None = None
+    _result_waiters: ResultWaiters | None = None
     namespace: RedisNamespace = RedisNamespace()
+
+    def result_waiters(self) -> ResultWaiters:
+        """This pool's one subscription to the results channel, made when a caller first waits."""
+        if self._result_waiters is None:
+            self._result_waiters = ResultWaiters(self)
+        return self._result_waiters
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        if self._result_waiters is not None:
+            await self._result_waiters.aclose()
+        await super().aclose(close_connection_pool)
 
     async def enqueue_job(
         self,
@@ -112,8 +150,9 @@ class WakingRedis(ArqRedis):
         _expires: int | float | dt.timedelta | None = None,
         _job_try: int | None = None,
         **kwargs: Any,
-    ) -> Job | None:
-        """arq's enqueue_job, same arguments and result: None if a job or result with this id exists."""
+    ) -> PushedJob | None:
+        """arq's enqueue_job, same arguments and result (a Job whose result() is pushed): None if a job or
+        result with this id exists."""
         queue_name = self.namespace.queue_name(_queue_name or self.default_queue_name)
         job_id = self.namespace.job_id(_job_id or uuid4().hex)
         if _defer_until and _defer_by:
@@ -139,7 +178,9 @@ class WakingRedis(ArqRedis):
         )
         if not created:
             return None
-        return Job(job_id, redis=self, _queue_name=queue_name, _deserializer=self.job_deserializer)
+        return PushedJob(
+            job_id, self, self.result_waiters, queue_name=queue_name, deserializer=self.job_deserializer
+        )
 
 
 def as_waking(pool: ArqRedis, namespace: RedisNamespace | None = None) -> WakingRedis:
@@ -171,7 +212,7 @@ async def create_waking_pool(
     return as_waking(pool, namespace)
 
 
-class WakingWorker(arq_worker.Worker):
+class WakingWorker(ResultPublishingWorker):
     """An arq Worker that polls when woken instead of every poll_delay; see the module docstring.
 
     Burst mode keeps arq's own loop. arq's poll_delay still sizes the cron look-ahead window.
@@ -195,6 +236,7 @@ class WakingWorker(arq_worker.Worker):
         self.wake = asyncio.Event()
         self.polls = 0
         self._next_due_ms: int | None = None
+        self._quiet = False  # the next poll follows a sleep that nothing woke
         self._last_abort_check = 0.0
 
     async def main(self) -> None:
@@ -217,7 +259,12 @@ class WakingWorker(arq_worker.Worker):
         self.ctx["redis"] = self.pool
         if self.on_startup:
             await self.on_startup(self.ctx)
-        listener = asyncio.create_task(self._listen(), name=f"mluv-wake-{self.queue_name}")
+        listener = asyncio.create_task(
+            subscribe_forever(
+                self.pool, wake_channel(self.pool, self.queue_name), self._woken, queue=self.queue_name
+            ),
+            name=f"mluv-wake-{self.queue_name}",
+        )
         failures = 0
         try:
             while True:
@@ -241,8 +288,7 @@ class WakingWorker(arq_worker.Worker):
                 if failures:
                     log.info("redis reachable again", queue=self.queue_name, after_failures=failures)
                     failures = 0
-                if not more:
-                    await self._sleep()
+                self._quiet = not more and not await self._sleep()
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -254,28 +300,18 @@ class WakingWorker(arq_worker.Worker):
         more = False
         self._next_due_ms = None
         if self.allow_pick_jobs and self.job_counter < self.max_jobs:
-            now = timestamp_ms()
-            entries: list[tuple[bytes, float]] = await self.pool.zrangebyscore(
-                self.queue_name,
-                min=float("-inf"),
-                max=float("inf"),
-                start=self._queue_read_offset,
-                num=self.queue_read_limit,
-                withscores=True,
-            )
-            due: list[bytes] = []
-            for raw_id, score in entries:
-                if score > now:
-                    self._next_due_ms = int(score)
-                    break
-                running = self.tasks.get(raw_id.decode())
-                if running is None or running.done():  # a job running here needs no Redis check
-                    due.append(raw_id)
-            before = len(self.tasks)
-            await self.start_jobs(due)
+            if self._quiet:
+                # A safety-net or timed poll reads first: INFO commandstats counts a script's inner
+                # commands, and an idle worker's figure stays one command per poll.
+                next_due, entries, due = await self._read_queue()
+                started = (await self._claim(["ids", *due]))[2] if due else 0
+            else:
+                # Woken (an enqueue, a job ending): one round trip reads the queue and claims its due jobs.
+                read: list[str | int] = ["read", self._queue_read_offset, self.queue_read_limit]
+                next_due, entries, started = await self._claim(read)
+            self._next_due_ms = next_due
             # A full read may hide more due jobs: read again at once, if this read made progress.
-            full = len(entries) == self.queue_read_limit and self._next_due_ms is None
-            more = full and len(self.tasks) > before
+            more = entries == self.queue_read_limit and next_due is None and started > 0
 
         loop_time = asyncio.get_running_loop().time()
         abort_due = loop_time - self._last_abort_check >= ABORT_CHECK_SECONDS
@@ -294,17 +330,39 @@ class WakingWorker(arq_worker.Worker):
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         """arq's start_jobs (same checks, same in-progress keys) for as many ids as there are free
         slots, in one round trip; a slot is counted only once its job is claimed."""
+        await self._claim(["ids", *(raw.decode() for raw in job_ids)])
+
+    async def _read_queue(self) -> tuple[int | None, int, list[str]]:
+        """arq's read of the queue: (the earliest score not yet due, entries read, the due ids)."""
+        entries: list[tuple[bytes, float]] = await self.pool.zrangebyscore(
+            self.queue_name,
+            min=float("-inf"),
+            max=float("inf"),
+            start=self._queue_read_offset,
+            num=self.queue_read_limit,
+            withscores=True,
+        )
+        now = timestamp_ms()
+        due: list[str] = []
+        for raw_id, score in entries:
+            if score > now:
+                return int(score), len(entries), due
+            due.append(raw_id.decode())
+        return None, len(entries), due
+
+    async def _claim(self, candidates: list[str | int]) -> tuple[int | None, int, int]:
+        """START_SCRIPT for free slots; starts what it claimed: (next due score, entries read, started)."""
         # arq counts a slot before its start transaction and gives it back only on a WATCH conflict, so
         # Redis dropping mid-transaction kept the slot for good (arq's loop exits there; this one goes on).
-        candidates = [raw.decode() for raw in job_ids[: max(self.max_jobs - self.job_counter, 0)]]
-        if not candidates:
-            return
+        free = max(self.max_jobs - self.job_counter, 0)
+        if not free:
+            return None, 0, 0
         if self._start_script is None:
             self._start_script = self.pool.register_script(START_SCRIPT)
         ttl_ms = int(self.in_progress_timeout_s * 1000)
-        started: list[bytes] = await self._start_script(
-            keys=[self.queue_name, *(in_progress_key_prefix + job_id for job_id in candidates)],
-            args=[timestamp_ms(), ttl_ms, *candidates],
+        next_due, entries, *started = await self._start_script(
+            keys=[self.queue_name],
+            args=[timestamp_ms(), ttl_ms, in_progress_key_prefix, free, *candidates],
         )
         for raw_id, raw_score in zip(started[::2], started[1::2], strict=True):
             job_id = raw_id.decode()
@@ -313,6 +371,7 @@ class WakingWorker(arq_worker.Worker):
             task = self.loop.create_task(self.run_job(job_id, int(float(raw_score))))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
             self.tasks[job_id] = task
+        return (int(float(next_due)) if next_due else None), int(entries), len(started) // 2
 
     async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
         await super().finish_failed_job(job_id, result_data)
@@ -348,26 +407,16 @@ class WakingWorker(arq_worker.Worker):
             seconds = min(seconds, earliest.total_seconds() - window)
         return max(seconds, 0.0)
 
-    async def _sleep(self) -> None:
+    async def _sleep(self) -> bool:
+        """Until woken (True) or the sleep's end (False)."""
         # asyncio.timeout, not wait_for: 3.11's wait_for swallows a cancel arriving just as the wake is
         # set (cpython gh-86296), and the worker's task then never stops (a shutdown that hangs).
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self._sleep_seconds()):
                 await self.wake.wait()
+                return True
+        return False
 
-    async def _listen(self) -> None:
-        """Set `wake` on every publish on this queue's channel; resubscribe after a connection loss."""
-        channel = wake_channel(self.pool, self.queue_name)
-        while True:
-            try:
-                async with self.pool.pubsub() as pubsub:
-                    await pubsub.subscribe(channel)
-                    self.wake.set()  # publishes made while (re)subscribing were missed: poll once
-                    async for message in pubsub.listen():
-                        if message["type"] == "message":
-                            self.wake.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # Redis down: the loop's safety-net polls go on, and fail loudly
-                log.warning("wake subscription lost", queue=self.queue_name, error=str(error))
-                await asyncio.sleep(RESUBSCRIBE_SECONDS)
+    def _woken(self, _message: bytes | None) -> None:
+        # A publish on this queue's channel, or (None) a (re)subscription: publishes meanwhile were missed.
+        self.wake.set()

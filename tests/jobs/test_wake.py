@@ -178,6 +178,11 @@ async def worker(
         return created
 
     yield start
+    await stop_workers(started)
+
+
+async def stop_workers(started: list[tuple[Worker, asyncio.Task[None]]]) -> None:
+    """Cancel workers started with asyncio.create_task(worker.async_run()) and close them."""
     for created, task in started:
         task.cancel()
         # A worker that ignores its cancel fails the test here instead of hanging the suite.
@@ -216,6 +221,37 @@ async def test_an_enqueue_wakes_the_idle_worker_at_once(
     assert job is not None
     assert await until(lambda: bool(ran), within=10) < 10  # not the 30 s idle poll (loose: CI load)
     assert await job.result(timeout=5, poll_delay=0.01) == "now"
+
+
+@pytest.mark.parametrize(
+    ("woken", "first_command"), [(False, "ZRANGEBYSCORE"), (True, "EVALSHA")], ids=["idle", "woken"]
+)
+async def test_an_idle_poll_is_one_read_and_a_woken_one_reads_and_claims_at_once(
+    worker: Callable[..., WakingWorker],
+    pools: tuple[WakingRedis, ArqRedis],
+    monkeypatch: pytest.MonkeyPatch,
+    woken: bool,
+    first_command: str,
+) -> None:
+    # INFO commandstats counts a script's inner commands: an idle worker keeps one command per poll.
+    ours, _ = pools
+    w = worker(idle_poll=IDLE if woken else 0.1)  # woken: no idle poll comes first
+    await ready(w)
+    sent: list[str] = []
+    original: Any = w.pool.execute_command
+
+    async def recording(*args: Any, **kwargs: Any) -> Any:
+        sent.append(str(args[0]))
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(w.pool, "execute_command", recording)
+    if woken:
+        await ours.enqueue_job("record", label="woken")
+        await until(lambda: bool(ran))
+    else:
+        await until(lambda: len(sent) >= 2)
+        assert set(sent) == {"ZRANGEBYSCORE"}
+    assert sent[0] == first_command
 
 
 async def test_a_deferred_job_runs_when_due_not_at_the_next_idle_poll(
@@ -286,7 +322,7 @@ async def test_a_redis_outage_is_waited_out_not_fatal(
     ours, _ = pools
     w = worker(idle_poll=0.1)
     await ready(w)
-    original = w.pool.zrangebyscore
+    original: Any = w.pool.execute_command  # every poll's first command: a read or the read-and-claim script
     failures = 3
 
     async def unreachable(*args: Any, **kwargs: Any) -> Any:
@@ -296,7 +332,7 @@ async def test_a_redis_outage_is_waited_out_not_fatal(
             raise RedisConnectionError("Connection refused")
         return await original(*args, **kwargs)
 
-    monkeypatch.setattr(w.pool, "zrangebyscore", unreachable)
+    monkeypatch.setattr(w.pool, "execute_command", unreachable)
     monkeypatch.setattr(wake, "RECONNECT_FIRST_SECONDS", 0.05)
     await until(lambda: failures == 0)
     job = await ours.enqueue_job("record", label="after the outage")
