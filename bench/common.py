@@ -13,7 +13,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "bench" / "results"
 LOGS = REPO_ROOT / ".mluv" / "bench-logs"
 BIN = Path(sys.executable).parent
+DONE_CHANNEL = "mluv:bench:done"  # a benchmark job's "done" signal (bench.jobs, bench.peers)
 
 
 def worker_argv(target: str) -> list[str]:
@@ -129,8 +130,12 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")
 
     async def ready(self, redis: Any, queue: str, within: float = 60) -> None:
+        await self.wrote(redis, f"{queue}:health-check", within)
+
+    async def wrote(self, redis: Any, key: str, within: float = 60) -> None:
+        """Until the worker has written `key` (SAQ's worker: bench.peers.ready_key())."""
         deadline = time.monotonic() + within
-        while not await redis.exists(f"{queue}:health-check"):
+        while not await redis.exists(key):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"worker did not start:\n{self.output()[-3000:]}")
             await asyncio.sleep(0.05)
@@ -173,6 +178,17 @@ def percentiles(samples: Sequence[float]) -> dict[str, float]:
     ordered = sorted(samples)
     cuts = statistics.quantiles(ordered, n=100, method="inclusive")
     return {"p50": cuts[49], "p90": cuts[89], "p99": cuts[98], "max": ordered[-1], "n": len(ordered)}
+
+
+PEERS = {"mluv / SAQ": "SAQ", "mluv / arq": "bare arq"}  # each ratio's label and its peer's side
+
+
+def peer_ratios(figures: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    """mluv's figures over each peer's, key by key: `figures` maps "mluv", "SAQ", "bare arq" to theirs."""
+    return {
+        label: {key: value / figures[peer][key] for key, value in figures["mluv"].items()}
+        for label, peer in PEERS.items()
+    }
 
 
 def machine() -> dict[str, Any]:

@@ -10,12 +10,11 @@ from typing import Any
 
 from arq.worker import func
 
+from bench.common import DONE_CHANNEL as DONE_CHANNEL  # re-exported: bench.e2e_latency
 from mluv.jobs import JobContext, Queue, job
 from mluv.jobs.connections import redis_settings
 from mluv.jobs.serializer import deserialize, serialize
 from mluv.settings import get_settings
-
-DONE_CHANNEL = "mluv:bench:done"  # the end-to-end benchmark's "job done" signal
 
 
 @job(name="bench_noop", queue=Queue.FAST)
