@@ -1,6 +1,13 @@
 """Broadcast throughput against Telegram's limits: 1 and 3 long-queue worker processes, one shared limiter.
 
     .venv/bin/python -m bench.broadcast [--learners 750] [--rate 25] [--workers 1,3] [--batch-size 100]
+    .venv/bin/python -m bench.broadcast --paid --rate 250,500,750,975 --workers 3 --learners 5000
+
+`--paid`: a paid broadcast (allow_paid_broadcast) paced at PAID_BROADCAST_RATE_PER_SECOND = the rate, the
+free limit staying 25/s; the sandbox lets paid sends through at up to 1,000/s, as Telegram does. Several
+rates make a ramp: the rate where the achieved share first drops below 95 % is where the Sender, limiter
+and ledger stop, and the CPU each process used (workers, the bench with the in-process sandbox, the
+Postgres backends of the scratch database, Redis) and the ledger's commits per second say why.
 
 N learners live in the Bot API sandbox, which enforces Telegram's own limits (30 msg/s overall, ~1/s per
 chat, 429 with retry_after beyond them). Worker processes are the standard commands
@@ -94,6 +101,71 @@ async def scratch_database(server_url: str) -> AsyncIterator[str]:
         await admin.dispose()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (/proc/<pid>/stat); 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far (/proc/stat): what else was running."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / hz, sum(ticks) / hz
+
+
+class Usage:
+    """CPU per process and database commits over one broadcast, for finding what stops a faster one."""
+
+    def __init__(self, workers: list[WorkerProcess], engine: Any, redis: Redis) -> None:
+        self.workers, self.engine, self.redis = workers, engine, redis
+        self.before: dict[str, float] = {}
+
+    async def _sample(self) -> dict[str, float]:
+        *long, fast = self.workers  # run_once starts the long workers, then the fast one
+        sample = {f"worker {n} (long)": cpu_seconds(w.pid) for n, w in enumerate(long)}
+        sample["worker (fast queue)"] = cpu_seconds(fast.pid)
+        sample["bench + sandbox"] = cpu_seconds(os.getpid())
+        async with self.engine.connect() as connection:
+            pids = (
+                await connection.execute(
+                    text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+                )
+            ).scalars()
+            sample["postgres backends"] = sum(cpu_seconds(pid) for pid in pids)
+            sample["commits"] = float(
+                await connection.scalar(
+                    text("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+                )
+                or 0
+            )
+        info = await self.redis.info("cpu")
+        sample["redis (whole server)"] = float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        sample["machine busy"], sample["machine total"] = machine_busy_seconds()
+        return sample
+
+    async def start(self) -> None:
+        self.before = await self._sample()
+
+    async def stop(self, wall: float) -> dict[str, Any]:
+        after = await self._sample()
+        delta = {name: after[name] - self.before.get(name, 0.0) for name in after}
+        commits = delta.pop("commits")
+        total = delta.pop("machine total")
+        busy = delta.pop("machine busy")
+        # Backends that ended during the run lose their CPU from the sample: a lower bound for Postgres.
+        cpu = {name: round(seconds / wall, 3) for name, seconds in delta.items()}
+        return {
+            "cpu_cores_used": cpu,
+            "machine_busy_share": round(busy / total, 3) if total else 0.0,
+            "ledger_commits_per_second": round(commits / wall, 1),
+        }
+
+
 class Workers:
     """The standard worker commands in subprocesses, logging to files."""
 
@@ -120,6 +192,7 @@ async def run_once(
     workers: int,
     learners: int,
     rate: float,
+    paid: bool,
     batch_size: int,
     database_url: str,
     redis_url: str,
@@ -139,7 +212,9 @@ async def run_once(
             "REDIS_URL": redis_url,
             "TELEGRAM_API_BASE": sandbox_url,
             "EXTRA_JOB_MODULES": "workers.broadcasts",
-            "RATE_LIMIT_GLOBAL_PER_SECOND": str(rate),
+            # A paid broadcast keeps the free limit for everything else (replies), as in production.
+            "RATE_LIMIT_GLOBAL_PER_SECOND": "25" if paid else str(rate),
+            "PAID_BROADCAST_RATE_PER_SECOND": str(rate) if paid else "0",
             "LOG_JSON": "true",
             "DATA_DIR": str(logs / "data"),
             "PYTHONPATH": str(REPO_ROOT),
@@ -171,10 +246,13 @@ async def run_once(
                 status="confirmed",
                 progress_chat_id=ADMIN_ID,
                 progress_message_id=progress.message_id,
+                paid=paid,
             )
             session.add(row)
             await session.flush()
             broadcast_id = row.id
+        usage = Usage(group.processes, engine, redis)
+        await usage.start()
         started = time.monotonic()
         # As the admin handler does (with smaller batches, so that three workers share the fan-out).
         await broadcast.enqueue(pool, broadcast_id=broadcast_id, batch_size=batch_size)
@@ -188,9 +266,12 @@ async def run_once(
                 raise RuntimeError(f"broadcast still {status} after {deadline - started:.0f} s")
             await asyncio.sleep(0.2)
         wall = time.monotonic() - started
+        used = await usage.stop(wall)
+        worker_cores = sum(v for k, v in used["cpu_cores_used"].items() if k.startswith("worker"))
 
         records = await sandbox.latest_messages(limit=min(10_000, learners * 2 + 100))
         ours = [r for r in records if r["text"] == TEXT and BASE_ID <= r["chat_id"] < BASE_ID + learners]
+        paid_sends = sum(1 for r in ours if r["paid_broadcast"])
         per_chat: dict[int, int] = {}
         for record in ours:
             per_chat[record["chat_id"]] = per_chat.get(record["chat_id"], 0) + 1
@@ -216,6 +297,8 @@ async def run_once(
             "workers": workers,
             "learners": learners,
             "limit_per_second": rate,
+            "paid": paid,
+            "sent_paid": paid_sends,
             "status": status,
             "sent": len(ours),
             "achieved_per_second": round(achieved, 3),
@@ -228,6 +311,9 @@ async def run_once(
             "ledger_unsettled": int(unexplained or 0),
             "limiter_waits": int(limiter.get("waits", 0)),
             "limiter_mean_wait_ms": round(limiter.get("mean_wait_seconds", 0.0) * 1000, 2),
+            **used,
+            # CPU the workers spent per message, whatever else ran: what a faster broadcast needs.
+            "worker_cpu_ms_per_send": round(worker_cores * wall / max(1, len(ours)) * 1000, 2),
         }
     finally:
         await group.stop()
@@ -236,7 +322,34 @@ async def run_once(
         await engine.dispose()
 
 
-async def main(learners: int, rate: float, worker_counts: list[int], batch_size: int) -> None:
+def holds(run: dict[str, Any]) -> bool:
+    """The run kept its rate (>= 95 %) with no 429, no duplicate and nothing lost."""
+    return bool(
+        run["share_of_limit"] >= 0.95
+        and run["telegram_429"] == 0
+        and run["duplicates"] == 0
+        and run["lost"] == 0
+        and (not run["paid"] or run["sent_paid"] == run["sent"])
+    )
+
+
+def bottleneck(run: dict[str, Any]) -> str:
+    """The busiest process of a run, and how busy the machine was (2 cores shared with others)."""
+    cpu = run["cpu_cores_used"]
+    workers = sum(v for k, v in cpu.items() if k.startswith("worker"))
+    parts = {**{k: v for k, v in cpu.items() if not k.startswith("worker")}, "workers (all)": workers}
+    name, cores = max(parts.items(), key=lambda item: item[1])
+    ours = sum(parts.values())
+    return (
+        f"busiest: {name} at {cores:.2f} cores; workers' CPU {run['worker_cpu_ms_per_send']:.1f} ms/message; "
+        f"machine {run['machine_busy_share']:.0%} busy ({ours:.2f} of its cores ours); "
+        f"{run['ledger_commits_per_second']:.0f} ledger commits/s"
+    )
+
+
+async def main(
+    learners: int, rates: list[float], worker_counts: list[int], batch_size: int, paid: bool
+) -> None:
     logs = REPO_ROOT / ".mluv" / "bench-logs"
     logs.mkdir(parents=True, exist_ok=True)
     results = []
@@ -256,54 +369,73 @@ async def main(learners: int, rate: float, worker_counts: list[int], batch_size:
                         )
                     )
             await engine.dispose()
-            config = SandboxConfig(history_per_chat=5)  # Telegram's limits: 30/s, 1/s per chat
+            # Telegram's limits: 30/s, 1/s per chat, and 1,000/s for sends with allow_paid_broadcast.
+            config = SandboxConfig(history_per_chat=5)
             async with (
                 run_sandbox(port=0, config=config) as sandbox_url,
                 SandboxClient(sandbox_url) as sandbox,
             ):
                 await sandbox.create_users(learners, base_id=BASE_ID)
                 await sandbox.create_user(ADMIN_ID, "Admin")
-                for workers in worker_counts:
-                    figures = await run_once(
-                        workers=workers,
-                        learners=learners,
-                        rate=rate,
-                        batch_size=batch_size,
-                        database_url=database_url,
-                        redis_url=redis_url,
-                        sandbox_url=sandbox_url,
-                        sandbox=sandbox,
-                        logs=logs,
-                    )
-                    results.append(figures)
-                    print(
-                        f"{workers} worker(s): {figures['sent']}/{learners} sent at "
-                        f"{figures['achieved_per_second']:.2f}/s = {figures['share_of_limit']:.1%} "
-                        f"of {rate:g}/s, "
-                        f"429s {figures['telegram_429']}, duplicates {figures['duplicates']}, "
-                        f"lost {figures['lost']}, wall {figures['wall_seconds']} s",
-                        flush=True,
-                    )
+                for rate in rates:
+                    for workers in worker_counts:
+                        figures = await run_once(
+                            workers=workers,
+                            learners=learners,
+                            rate=rate,
+                            paid=paid,
+                            batch_size=batch_size,
+                            database_url=database_url,
+                            redis_url=redis_url,
+                            sandbox_url=sandbox_url,
+                            sandbox=sandbox,
+                            logs=logs,
+                        )
+                        results.append(figures)
+                        print(
+                            f"{'paid ' if paid else ''}{rate:g}/s, {workers} worker(s): "
+                            f"{figures['sent']}/{learners} sent at "
+                            f"{figures['achieved_per_second']:.2f}/s = {figures['share_of_limit']:.1%}, "
+                            f"429s {figures['telegram_429']}, duplicates {figures['duplicates']}, "
+                            f"lost {figures['lost']}, wall {figures['wall_seconds']} s",
+                            flush=True,
+                        )
+                        print(f"    {bottleneck(figures)}; cores: {figures['cpu_cores_used']}", flush=True)
     print()
-    print(f"{'workers':>8}{'sent':>7}{'rate/s':>9}{'share':>8}{'429s':>6}{'dup':>5}{'lost':>6}{'wall s':>8}")
+    print(
+        f"{'rate':>6}{'workers':>8}{'sent':>7}{'rate/s':>9}{'share':>8}{'429s':>6}{'dup':>5}{'lost':>6}"
+        f"{'wall s':>8}{'commits/s':>11}"
+    )
     for r in results:
         print(
-            f"{r['workers']:>8}{r['sent']:>7}{r['achieved_per_second']:>9.2f}{r['share_of_limit']:>8.1%}"
-            f"{r['telegram_429']:>6}{r['duplicates']:>5}{r['lost']:>6}{r['wall_seconds']:>8.1f}"
+            f"{r['limit_per_second']:>6g}{r['workers']:>8}{r['sent']:>7}{r['achieved_per_second']:>9.2f}"
+            f"{r['share_of_limit']:>8.1%}{r['telegram_429']:>6}{r['duplicates']:>5}{r['lost']:>6}"
+            f"{r['wall_seconds']:>8.1f}{r['ledger_commits_per_second']:>11.0f}"
         )
-    target = all(
-        r["share_of_limit"] >= 0.95 and r["telegram_429"] == 0 and r["duplicates"] == 0 and r["lost"] == 0
-        for r in results
-    )
+    target = all(holds(r) for r in results)
     print(f"target (>= 95% of the limit, 0 x 429, 0 duplicates, 0 lost): {'met' if target else 'NOT met'}")
+    stops = next((r for r in results if not holds(r)), None)
+    held = [r["limit_per_second"] for r in results if holds(r)]
+    if len(rates) > 1:
+        where = (
+            f"stops at {stops['limit_per_second']:g}/s ({stops['achieved_per_second']:.0f}/s achieved); "
+            f"{bottleneck(stops)}"
+            if stops
+            else "held at every rate"
+        )
+        print(f"ramp: highest rate held {max(held, default=0):g}/s; {where}")
     path = write_result(
-        "broadcast",
+        "broadcast" if not paid else "broadcast_paid",
         {
             "learners": learners,
-            "limit_per_second": rate,
+            "paid": paid,
+            "rates": rates,
             "batch_size": batch_size,
             "runs": results,
             "target_met": target,
+            "highest_rate_held": max(held, default=0),
+            "stops_at": stops["limit_per_second"] if stops else None,
+            "stop_cause": bottleneck(stops) if stops else None,
         },
     )
     print(f"wrote {path}")
@@ -314,8 +446,21 @@ if __name__ == "__main__":
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--learners", type=int, default=750)
-    parser.add_argument("--rate", type=float, default=25.0, help="RATE_LIMIT_GLOBAL_PER_SECOND")
+    parser.add_argument(
+        "--rate",
+        default="25",
+        help="the rate (comma-separated: a ramp), RATE_LIMIT_GLOBAL_PER_SECOND or paid",
+    )
     parser.add_argument("--workers", default="1,3", help="worker process counts to run, comma-separated")
     parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--paid", action="store_true", help="a paid broadcast (allow_paid_broadcast)")
     args = parser.parse_args()
-    asyncio.run(main(args.learners, args.rate, [int(n) for n in args.workers.split(",")], args.batch_size))
+    asyncio.run(
+        main(
+            args.learners,
+            [float(n) for n in args.rate.split(",")],
+            [int(n) for n in args.workers.split(",")],
+            args.batch_size,
+            args.paid,
+        )
+    )

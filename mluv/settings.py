@@ -168,6 +168,8 @@ class Settings(BaseSettings):
     rate_limit_global_per_second: float = Field(default=25.0, gt=0, le=1000)
     rate_limit_per_chat_per_second: float = Field(default=1.0, gt=0, le=30)
     rate_limit_group_per_minute: int = Field(default=20, gt=0, le=60)
+    # Paid broadcasts (allow_paid_broadcast, 0.1 Stars a message; 0: off), paced at this rate
+    paid_broadcast_rate_per_second: float = Field(default=0.0, ge=0, le=1000)
 
     # Retention, in days, applied by cleanup_old_data
     retention_messages_days: int = Field(default=365, ge=1)
@@ -368,6 +370,8 @@ class Settings(BaseSettings):
         ):
             # Telegram only accepts these characters in secret_token (setWebhook).
             raise ValueError("WEBHOOK_SECRET: 1-256 characters of A-Z, a-z, 0-9, _ and - only")
+        if self.paid_broadcast_rate_per_second + self.rate_limit_global_per_second > 1000:  # Telegram's max
+            raise ValueError("PAID_BROADCAST_RATE_PER_SECOND + RATE_LIMIT_GLOBAL_PER_SECOND: over 1000/s")
         return self
 
     def __repr_args__(self) -> Any:

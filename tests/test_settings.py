@@ -720,3 +720,27 @@ def test_dashboard_and_metrics_tokens_have_a_minimum_length(
 def test_old_names_are_variables_too(old_name: str) -> None:
     # The fixtures clear these from a developer's environment: an old name still configures the process.
     assert old_name in variable_names()
+
+
+# PAID_BROADCAST_RATE_PER_SECOND
+
+
+@pytest.mark.parametrize(
+    ("paid", "free", "fragment"),
+    [
+        (0, 25, None),  # the default: paid broadcasts off
+        (500, 25, None),
+        (975, 25, None),
+        (1000, 0.5, "over 1000/s"),  # Telegram allows at most 1,000/s: the free sends count too
+        (976, 25, "over 1000/s"),
+        (1001, 25, "PAID_BROADCAST_RATE_PER_SECOND"),
+        (-1, 25, "PAID_BROADCAST_RATE_PER_SECOND"),
+    ],
+    ids=["off", "500", "975", "1000-and-free", "976", "over-1000", "negative"],
+)
+def test_the_paid_broadcast_rate_is_validated(paid: float, free: float, fragment: str | None) -> None:
+    overrides = {"paid_broadcast_rate_per_second": paid, "rate_limit_global_per_second": free}
+    if fragment is None:
+        assert settings_from(**overrides).paid_broadcast_rate_per_second == paid
+    else:
+        assert fragment in error_of(**overrides)

@@ -19,21 +19,19 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
-from aiogram.exceptions import TelegramRetryAfter
 from pydantic import BaseModel, Field
 
-from mluv.db.models import BroadcastStatus
 from mluv.jobs import JobContext, Queue, RetryableError, job
 from mluv.jobs.arq_state import jobs_alive
 from mluv.jobs.retry import BROADCAST_RETRY
 from mluv.logs import get_logger
 from mluv.resources import Resources
-from mluv.telegram import broadcasts
-from mluv.telegram.broadcasts import MAX_RESUMES, BroadcastInfo, Plan
-from mluv.telegram.reconcile import PENDING_AFTER
 
+# The ledger, models and aiogram are imported by the jobs: a worker starts without them (mluv.worker).
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+
+    from mluv.telegram.broadcasts import BroadcastInfo
 
 log = get_logger(__name__)
 
@@ -42,6 +40,8 @@ log = get_logger(__name__)
 BATCH_SIZE = 100
 WINDOW = 3  # batches of one broadcast running at once
 BATCH_CONCURRENCY = 8  # sends in flight per batch: enough to keep the limiter's schedule full
+# A paid broadcast's schedule is 40x denser: rate x a send's latency (bench/broadcast.py --paid).
+PAID_BATCH_CONCURRENCY = 32
 ROW_TRIES = 5  # sends of one row within one batch run before the batch itself is retried
 STATUS_POLL_SECONDS = 1.0  # how quickly a running batch notices a cancellation
 
@@ -79,6 +79,10 @@ async def broadcast(
 
     The admin handler enqueues `broadcast(broadcast_id=...)` after setting the status to confirmed.
     """
+    from mluv.db.models import BroadcastStatus
+    from mluv.telegram import broadcasts
+    from mluv.telegram.broadcasts import Plan
+
     resources = ctx.resources
     factory, sender = resources.session_factory, resources.sender
     info, rejected = await broadcasts.start(factory, broadcast_id)
@@ -128,6 +132,9 @@ async def broadcast_batch(
     resume: Annotated[int, Field(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Send one batch of a broadcast: the rows still pending among recipients [batch·size, +size)."""
+    from mluv.db.models import BroadcastStatus
+    from mluv.telegram import broadcasts
+
     resources = ctx.resources
     factory, sender = resources.session_factory, resources.sender
     info = await broadcasts.info(factory, broadcast_id)
@@ -162,8 +169,13 @@ async def broadcast_batch(
 
 
 async def _send_rows(ctx: JobContext[Resources], info: BroadcastInfo, run: _BatchRun) -> None:
+    from aiogram.exceptions import TelegramRetryAfter
+
+    from mluv.telegram import broadcasts
+
     sender = ctx.resources.sender
     count = broadcasts.counter(info.id)
+    paid = info.paid and sender.limiter.limits.paid_per_second > 0  # turned off since: sent free
 
     async def worker() -> None:
         while run.rows and not run.stop:
@@ -176,6 +188,7 @@ async def _send_rows(ctx: JobContext[Resources], info: BroadcastInfo, run: _Batc
                     parse_mode=info.parse_mode,
                     job_id=ctx.job_id,
                     on_finish=count,
+                    paid=paid,
                 )
             except (TelegramRetryAfter, RetryableError) as error:
                 # The Sender put the row back to pending (and, for a 429, pushed the shared schedule,
@@ -197,7 +210,8 @@ async def _send_rows(ctx: JobContext[Resources], info: BroadcastInfo, run: _Batc
     try:
         # Workers stop taking rows on an error or a cancellation and finish the send they are in, so no
         # row is left `sending` by our own doing (a cancelled send would end `unknown`).
-        await asyncio.gather(*(worker() for _ in range(BATCH_CONCURRENCY)))
+        concurrency = PAID_BATCH_CONCURRENCY if info.paid else BATCH_CONCURRENCY
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
     finally:
         run.finished.set()
         await watcher
@@ -205,6 +219,9 @@ async def _send_rows(ctx: JobContext[Resources], info: BroadcastInfo, run: _Batc
 
 async def _watch(ctx: JobContext[Resources], broadcast_id: int, run: _BatchRun) -> None:
     """While the batch runs: notice a cancellation within a second, and report progress now and then."""
+    from mluv.db.models import BroadcastStatus
+    from mluv.telegram import broadcasts
+
     resources = ctx.resources
     while not run.finished.is_set():
         try:
@@ -229,6 +246,8 @@ async def _watch(ctx: JobContext[Resources], broadcast_id: int, run: _BatchRun) 
 async def resume_broadcast(resources: Resources, broadcast_id: int) -> str | None:
     """Run a running broadcast again from the ledger (after lost jobs or a dead-lettered batch): a new
     round of job ids, sending only rows still pending. Returns the new parent job's id."""
+    from mluv.telegram import broadcasts
+
     plan = await broadcasts.new_round(resources.pool, broadcast_id)
     job = await broadcast.enqueue(
         resources.pool,
@@ -244,6 +263,11 @@ async def resume_broadcast(resources: Resources, broadcast_id: int) -> str | Non
 async def reconcile_broadcasts(resources: Resources, redis: Redis) -> dict[str, int]:
     """Finish broadcasts whose last rows were settled by the reconciler, and restart stalled ones: a
     confirmed or running broadcast older than PENDING_AFTER with no job of it queued or running."""
+    from mluv.db.models import BroadcastStatus
+    from mluv.telegram import broadcasts
+    from mluv.telegram.broadcasts import MAX_RESUMES
+    from mluv.telegram.reconcile import PENDING_AFTER
+
     outcome: Counter[str] = Counter()
     completed, quiet = await broadcasts.check_in_flight(
         resources.session_factory, redis, resources.sender, quiet_for=PENDING_AFTER
@@ -270,6 +294,8 @@ async def reconcile_broadcasts(resources: Resources, redis: Redis) -> dict[str, 
 
 async def _round_job_ids(redis: Redis, broadcast_id: int) -> list[str]:
     """Every job id the broadcast's current round may be running under."""
+    from mluv.telegram import broadcasts
+
     plan = await broadcasts.current_plan(redis, broadcast_id)
     parent = parent_job_id(broadcast_id, plan.resume)
     return [parent] + [batch_job_id(broadcast_id, n, plan.resume) for n in range(plan.batches)]

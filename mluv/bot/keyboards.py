@@ -54,7 +54,7 @@ def timezone_name(lang: str, timezone: str, now: dt.datetime | None = None) -> s
 
 
 class BroadcastAction(CallbackData, prefix="bc"):
-    action: str  # confirm | cancel
+    action: str  # confirm | paid (a paid broadcast) | cancel
     broadcast_id: int
 
 
@@ -129,12 +129,18 @@ def settings_language_keyboard(lang: str) -> InlineKeyboardMarkup:
     return _with_back(builder, lang, 2)
 
 
-def broadcast_keyboard(lang: str, broadcast_id: int) -> InlineKeyboardMarkup:
+def broadcast_keyboard(lang: str, broadcast_id: int, paid_stars: str | None = None) -> InlineKeyboardMarkup:
+    """Confirm, Confirm paid (when paid broadcasts are on: `paid_stars` is its cost), Cancel."""
     builder = InlineKeyboardBuilder()
     builder.button(
         text=t(lang, "btn-confirm"),
         callback_data=BroadcastAction(action="confirm", broadcast_id=broadcast_id),
     )
+    if paid_stars is not None:
+        builder.button(
+            text=t(lang, "btn-confirm-paid", stars=paid_stars),
+            callback_data=BroadcastAction(action="paid", broadcast_id=broadcast_id),
+        )
     builder.button(
         text=t(lang, "btn-cancel"), callback_data=BroadcastAction(action="cancel", broadcast_id=broadcast_id)
     )

@@ -392,6 +392,8 @@ class Broadcast(Base):
     sent: Mapped[int] = mapped_column(Integer, server_default="0")
     blocked: Mapped[int] = mapped_column(Integer, server_default="0")
     failed: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Sent with allow_paid_broadcast at PAID_BROADCAST_RATE_PER_SECOND (chosen on confirming it)
+    paid: Mapped[bool] = mapped_column(Boolean, server_default=sql("false"))
     progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = _created_at()

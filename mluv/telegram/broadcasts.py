@@ -75,10 +75,11 @@ class BroadcastInfo:
     text: str
     parse_mode: str | None
     total: int
+    paid: bool = False  # sent with allow_paid_broadcast, on the limiter's paid schedule
 
     @classmethod
     def of(cls, row: Broadcast) -> BroadcastInfo:
-        return cls(row.id, BroadcastStatus(row.status), row.text, row.parse_mode, row.total)
+        return cls(row.id, BroadcastStatus(row.status), row.text, row.parse_mode, row.total, bool(row.paid))
 
 
 # --- running ------------------------------------------------------------------------------------------------
@@ -380,9 +381,7 @@ async def edit_progress(
             await session.execute(select(func.pg_advisory_xact_lock(lock)))
         elif not await session.scalar(select(func.pg_try_advisory_xact_lock(lock))):
             return False
-        row = (
-            await session.execute(select(Broadcast).where(Broadcast.id == broadcast_id))
-        ).scalar_one_or_none()
+        row = await session.scalar(select(Broadcast).where(Broadcast.id == broadcast_id))
         if row is None or row.progress_chat_id is None or row.progress_message_id is None:
             return False
         if not final and row.status != BroadcastStatus.RUNNING:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -38,6 +39,21 @@ from mluv.telegram import audiences
 # --- broadcast drafts ---------------------------------------------------------------------------------------
 
 DRAFT_LIFETIME = dt.timedelta(minutes=30)
+# Bot API 7.11, aiogram's docstring of allow_paid_broadcast: "for a fee of 0.1 Telegram Stars per message".
+PAID_BROADCAST_STARS_PER_MESSAGE = Decimal("0.1")
+
+
+def paid_broadcast_stars(recipients: int) -> Decimal:
+    """What a paid broadcast to `recipients` costs at most: one message each, every one sent with
+    allow_paid_broadcast, 0.1 Stars a message from the bot's balance. A learner who blocked the bot gets
+    no message (403), so the bill can only be lower; the audience is counted again when it starts."""
+    return recipients * PAID_BROADCAST_STARS_PER_MESSAGE
+
+
+def stars_text(stars: Decimal, decimal_comma: bool = True) -> str:
+    """Stars as shown to operators: one decimal, thousands apart ("1 234,5"; "1,234.5" on the web)."""
+    shown = f"{stars:,.1f}"
+    return shown.replace(",", "\u202f").replace(".", ",") if decimal_comma else shown
 
 
 class DraftExpired(Exception):
@@ -94,10 +110,12 @@ async def decide_draft(
     confirm: bool,
     progress_chat_id: int | None,
     progress_message_id: int | None,
+    paid: bool = False,
 ) -> Draft | None:
     """draft → confirmed (its progress then shows in the given message) or cancelled, in the caller's
     transaction; None if it was no longer a draft: only a draft can be decided, once. Confirming a draft
-    older than DRAFT_LIFETIME cancels it and raises DraftExpired."""
+    older than DRAFT_LIFETIME cancels it and raises DraftExpired. `paid`: a paid broadcast (its rows are
+    sent with allow_paid_broadcast)."""
     now = dt.datetime.now(dt.UTC)
     if confirm:
         expired = await session.scalar(
@@ -120,6 +138,7 @@ async def decide_draft(
             cancelled_at=None if confirm else now,
             progress_chat_id=progress_chat_id,
             progress_message_id=progress_message_id,
+            paid=confirm and paid,
         )
         .returning(Broadcast)
     )
@@ -136,9 +155,10 @@ async def create_confirmed(
     parse_mode: str | None,
     idempotency_key: str,
     audience: Audience = EVERYONE,
+    paid: bool = False,
 ) -> int:
-    """A confirmed broadcast to `audience`, created once per idempotency key and committed before the
-    caller enqueues its job, so the job always finds it; its id."""
+    """A confirmed broadcast to `audience` (`paid`: a paid broadcast), created once per idempotency key and
+    committed before the caller enqueues its job, so the job always finds it; its id."""
     async with session_factory.begin() as session:
         created = await session.scalar(
             insert(Broadcast)
@@ -147,6 +167,7 @@ async def create_confirmed(
                 parse_mode=parse_mode,
                 status=BroadcastStatus.CONFIRMED,
                 idempotency_key=idempotency_key,
+                paid=paid,
                 **started_by.columns(),
                 **audiences.broadcast_columns(audience),
             )

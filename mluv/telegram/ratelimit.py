@@ -19,6 +19,9 @@ Each limit is a GCRA schedule (a token bucket expressed as a "theoretical arriva
   the senders it held at once), books it a new slot past them instead. So the sends that leave in any
   one-second window never exceed `Limits.window_limit` (the rate + 3), however late they woke; Telegram
   counts 30 per second (docs/sandbox.md: strict mode checks exactly this).
+- paid broadcasts (`allow_paid_broadcast`, up to 1,000/s) book their own global schedule and window
+  (`:paid`, at `Limits.paid_per_second`); the chats' limits and the penalties are shared with free sends,
+  and free sends (replies to learners) keep their own schedule within the free limit (docs/decisions.md).
 - a wait longer than `max_wait` raises `RateLimited` (nothing is booked): a job gives its worker back and
   retries after `retry_after` instead of sleeping through its timeout.
 
@@ -93,6 +96,8 @@ class Limits:
     group_burst: int = 1
     # Sends leaving in any one-second window, however late they leave (None: the rate plus WINDOW_SLACK).
     global_window_limit: int | None = None
+    # Paid broadcasts (allow_paid_broadcast): their own global schedule at this rate; 0: off.
+    paid_per_second: float = 0.0
 
     def __post_init__(self) -> None:
         if min(self.global_per_second, self.per_chat_per_second, self.group_per_minute) <= 0:
@@ -101,6 +106,8 @@ class Limits:
             raise ValueError("bursts must be at least 1")
         if self.global_window_limit is not None and self.global_window_limit < 1:
             raise ValueError("the window limit must be at least 1")
+        if self.paid_per_second < 0:
+            raise ValueError("the paid rate must be 0 (off) or positive")
 
     @property
     def window_limit(self) -> int:
@@ -108,12 +115,16 @@ class Limits:
             return self.global_window_limit
         return max(self.global_burst, math.floor(self.global_per_second)) + WINDOW_SLACK
 
+    def lane_window_limit(self, paid: bool) -> int:
+        return math.floor(self.paid_per_second) + WINDOW_SLACK if paid else self.window_limit
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
         return cls(
             global_per_second=settings.rate_limit_global_per_second,
             per_chat_per_second=settings.rate_limit_per_chat_per_second,
             group_per_minute=float(settings.rate_limit_group_per_minute),
+            paid_per_second=settings.paid_broadcast_rate_per_second,
         )
 
 
@@ -161,11 +172,13 @@ class RateLimiter:
     def _now_us(self) -> int:
         return -1 if self._clock is None else round(self._clock() * MICROS)
 
-    def _intervals(self, chat_id: int | None) -> tuple[int, int, int, int]:
+    def _intervals(self, chat_id: int | None, paid: bool = False) -> tuple[int, int, int, int]:
         """(global interval, global tolerance, chat interval, chat tolerance) in µs; GCRA's tolerance is
-        (burst - 1) intervals."""
+        (burst - 1) intervals. `paid`: the paid broadcasts' global schedule instead of the free one."""
         limits = self.limits
-        global_interval = round(MICROS / limits.global_per_second)
+        if paid and limits.paid_per_second <= 0:
+            raise ValueError("paid broadcasts are off (PAID_BROADCAST_RATE_PER_SECOND=0)")
+        global_interval = round(MICROS / (limits.paid_per_second if paid else limits.global_per_second))
         chat_interval, chat_burst = round(MICROS / limits.per_chat_per_second), limits.chat_burst
         if chat_id is not None and is_group(chat_id):
             chat_interval, chat_burst = round(60 * MICROS / limits.group_per_minute), limits.group_burst
@@ -176,28 +189,35 @@ class RateLimiter:
             (chat_burst - 1) * chat_interval,
         )
 
-    def tat_key(self, chat_id: int | None) -> str:
-        return f"{self.prefix}:global" if chat_id is None else f"{self.prefix}:chat:{chat_id}"
+    def tat_key(self, chat_id: int | None, paid: bool = False) -> str:
+        if chat_id is None:
+            return f"{self.prefix}:paid" if paid else f"{self.prefix}:global"
+        return f"{self.prefix}:chat:{chat_id}"
 
     def penalty_key(self, chat_id: int | None) -> str:
         return f"{self.prefix}:penalty:global" if chat_id is None else f"{self.prefix}:penalty:chat:{chat_id}"
 
-    def departures_key(self) -> str:
-        return f"{self.prefix}:departures"
+    def departures_key(self, paid: bool = False) -> str:
+        return f"{self.prefix}:paid:departures" if paid else f"{self.prefix}:departures"
 
     # the API
 
     async def reserve(
-        self, chat_id: int | None = None, *, use_global: bool = True, max_wait: float | None = None
+        self,
+        chat_id: int | None = None,
+        *,
+        use_global: bool = True,
+        max_wait: float | None = None,
+        paid: bool = False,
     ) -> Reservation:
         """One booking attempt, no sleeping: a slot `wait` seconds away (booked), or, when the chat is not
         ready, how long until it is (nothing booked). Raises RateLimited past `max_wait`."""
         if chat_id is None and not use_global:
             raise ValueError("a send is subject to at least one limit (global or a chat)")
         keys = [
-            self.tat_key(None),
+            self.tat_key(None, paid),
             self.penalty_key(None),
-            self.tat_key(chat_id) if chat_id is not None else self.tat_key(None),
+            self.tat_key(chat_id) if chat_id is not None else self.tat_key(None, paid),
             self.penalty_key(chat_id) if chat_id is not None else self.penalty_key(None),
         ]
         args = [
@@ -205,7 +225,7 @@ class RateLimiter:
             -1 if max_wait is None else max(0, round(max_wait * MICROS)),
             int(use_global),
             int(chat_id is not None),
-            *self._intervals(chat_id),
+            *self._intervals(chat_id, paid),
         ]
         code, wait_us = await self._reserve(keys=keys, args=args)
         wait = max(0.0, int(wait_us) / MICROS)
@@ -216,11 +236,17 @@ class RateLimiter:
         return Reservation(booked=int(code) == 1, wait=wait)
 
     async def acquire(
-        self, chat_id: int | None = None, *, use_global: bool = True, max_wait: float | None = None
+        self,
+        chat_id: int | None = None,
+        *,
+        use_global: bool = True,
+        max_wait: float | None = None,
+        paid: bool = False,
     ) -> float:
         """Wait for this send's turn under every limit that applies; returns the seconds waited.
 
-        `chat_id` None: only the global limit; `use_global=False`: only the chat's (edits of one message).
+        `chat_id` None: only the global limit; `use_global=False`: only the chat's (edits of one message);
+        `paid`: a paid broadcast's send, on its own global schedule at `Limits.paid_per_second`.
         Raises RateLimited, without booking, if the turn is more than `max_wait` away. Every sleep is a
         wait a script computed for a booked slot; a loop happens only when the chat was not ready (then
         it is), or when at the slot a 429 had arrived meanwhile or the window was full of senders that
@@ -231,14 +257,14 @@ class RateLimiter:
         while not booked:
             left = None if max_wait is None else max(0.0, max_wait - waited)
             try:
-                reservation = await self.reserve(chat_id, use_global=use_global, max_wait=left)
+                reservation = await self.reserve(chat_id, use_global=use_global, max_wait=left, paid=paid)
             except RateLimited as error:
                 raise RateLimited(error.retry_after + waited, chat_id) from None
             if reservation.wait > 0:
                 await self._sleep(reservation.wait)
                 waited += reservation.wait
             booked = reservation.booked
-        while (wait := await self._leave(chat_id, use_global, max_wait, waited)) > 0:
+        while (wait := await self._leave(chat_id, use_global, max_wait, waited, paid)) > 0:
             self._count("rebooked", 1)
             await self._sleep(wait)
             waited += wait
@@ -250,24 +276,29 @@ class RateLimiter:
         return waited
 
     async def _leave(
-        self, chat_id: int | None, use_global: bool, max_wait: float | None, waited: float
+        self,
+        chat_id: int | None,
+        use_global: bool,
+        max_wait: float | None,
+        waited: float,
+        paid: bool = False,
     ) -> float:
         """At the booked slot: 0 when the send may leave now (recorded), else the wait for a new slot."""
         keys = [
-            self.tat_key(None),
+            self.tat_key(None, paid),
             self.penalty_key(None),
-            self.tat_key(chat_id) if chat_id is not None else self.tat_key(None),
+            self.tat_key(chat_id) if chat_id is not None else self.tat_key(None, paid),
             self.penalty_key(chat_id) if chat_id is not None else self.penalty_key(None),
-            self.departures_key(),
+            self.departures_key(paid),
         ]
         args: list[int | str] = [
             self._now_us(),
             -1 if max_wait is None else max(0, round((max_wait - waited) * MICROS)),
             int(use_global),
             int(chat_id is not None),
-            *self._intervals(chat_id),
+            *self._intervals(chat_id, paid),
             round(WINDOW_SECONDS * MICROS),
-            self.limits.window_limit,
+            self.limits.lane_window_limit(paid),
             secrets.token_hex(8),
         ]
         code, wait_us = await self._depart(keys=keys, args=args)

@@ -57,6 +57,7 @@ from mluv.domain.telegram_text import TELEGRAM_CAPTION_LIMIT, TELEGRAM_TEXT_LIMI
 from mluv.jobs.retry import RetryableError
 from mluv.logs import get_logger, redact
 from mluv.telegram import ledger
+from mluv.telegram.finishing import Finisher
 from mluv.telegram.ledger import FinishHook
 from mluv.telegram.pacing import paced
 from mluv.telegram.ratelimit import RateLimited, RateLimiter
@@ -98,6 +99,7 @@ class Sender:
         self.limiter = limiter
         self.request_timeout = request_timeout
         self.max_wait = max_wait
+        self.finisher = Finisher(session_factory)  # final states in group commits (mluv.telegram.finishing)
 
     # --- sending ----------------------------------------------------------------------------------------
 
@@ -189,11 +191,12 @@ class Sender:
         parse_mode: str | None = None,
         job_id: str | None = None,
         on_finish: FinishHook | None = None,
+        paid: bool = False,
     ) -> DeliveryResult:
-        """Send an existing pending ledger row (created in bulk, e.g. a broadcast's recipients)."""
-        return await self._deliver_row(
-            delivery_id, chat_id, self._text_call(chat_id, text, parse_mode, None, None), job_id, on_finish
-        )
+        """Send an existing pending ledger row (created in bulk, e.g. a broadcast's recipients); `paid`:
+        with allow_paid_broadcast, paced on the limiter's paid schedule (a paid broadcast)."""
+        call = self._text_call(chat_id, text, parse_mode, None, None, paid=paid)
+        return await self._deliver_row(delivery_id, chat_id, call, job_id, on_finish, paid=paid)
 
     async def redeliver(self, delivery_id: int, *, job_id: str | None = None) -> DeliveryResult | None:
         """Send a pending row again from its stored payload (the reconciler's requeue); None if no row."""
@@ -282,6 +285,7 @@ class Sender:
         parse_mode: str | None,
         reply_to_message_id: int | None,
         reply_markup: InlineKeyboardMarkup | None,
+        paid: bool = False,
     ) -> Call:
         reply = (
             ReplyParameters(message_id=reply_to_message_id, allow_sending_without_reply=True)
@@ -295,6 +299,9 @@ class Sender:
             parse_mode=parse_mode,
             reply_markup=reply_markup,
             reply_parameters=reply,
+            # Bot API 7.11 (aiogram's docstring): "Pass True to allow up to 1000 messages per second, ignoring
+            # broadcasting limits for a fee of 0.1 Telegram Stars per message" (from the bot's balance).
+            allow_paid_broadcast=True if paid else None,
         )
 
     async def _send_new(
@@ -331,9 +338,10 @@ class Sender:
         call: Call,
         job_id: str | None,
         on_finish: FinishHook | None,
+        paid: bool = False,
     ) -> DeliveryResult:
         # Wait for the turn first, claim second: the row is in `sending` only for the Telegram round trip.
-        await self.limiter.acquire(chat_id, max_wait=self.max_wait)
+        await self.limiter.acquire(chat_id, max_wait=self.max_wait, paid=paid)
         if not await ledger.claim(self.session_factory, delivery_id, job_id):
             return _duplicate(await ledger.load(self.session_factory, delivery_id))
         try:
@@ -373,14 +381,7 @@ class Sender:
         error: str | None = None,
         on_finish: FinishHook | None = None,
     ) -> DeliveryResult:
-        await ledger.finish(
-            self.session_factory,
-            delivery_id,
-            status,
-            telegram_message_id=telegram_message_id,
-            error=error,
-            on_finish=on_finish,
-        )
+        await self.finisher.finish(ledger.Final(delivery_id, status, telegram_message_id, error), on_finish)
         return DeliveryResult(status, delivery_id, telegram_message_id, error=error)
 
     async def _failed(

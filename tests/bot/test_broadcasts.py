@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select, update
 
 from mluv.bot.dispatcher import create_dispatcher
-from mluv.bot.handlers.broadcasts import confirm_text
+from mluv.bot.handlers.broadcasts import PaidOffer, confirm_text, paid_offer
 from mluv.bot.runner import BotRunner
 from mluv.db.models import Broadcast, BroadcastStatus, ScheduledMessage, User
 from mluv.domain.audience import Audience, PostOptions
@@ -113,6 +113,20 @@ async def test_the_confirmation_fits_one_message_whatever_the_length(
     assert draft.text == text  # the broadcast itself is the whole text
 
 
+async def decision(stack: Stack, admin: int) -> tuple[Broadcast, MessageRecord]:
+    """The draft once a button decided it, and the confirmation message as its edit left it."""
+
+    async def decided() -> tuple[Broadcast, MessageRecord] | None:
+        async with stack.resources.session_factory() as session:
+            row = await session.scalar(select(Broadcast))
+        (message,) = await stack.sandbox.messages(admin)
+        done = row is not None and row.status != BroadcastStatus.DRAFT and message["edits"]
+        return (row, message) if done and row is not None else None
+
+    found: tuple[Broadcast, MessageRecord] = await eventually(decided, what="the decision and its edit")
+    return found
+
+
 @IN_BOTH_LANGUAGES
 @pytest.mark.parametrize(
     ("age", "expired"),
@@ -136,21 +150,81 @@ async def test_an_old_drafts_confirm_button_sends_nothing(
     await stack.sandbox.press_button(admin, confirm["message_id"], confirm_button)
     minutes = int(posts.DRAFT_LIFETIME.total_seconds() // 60)
     wanted = t(lang, "broadcast-expired", count=minutes) if expired else None
-
-    async def decided() -> tuple[Broadcast, MessageRecord] | None:
-        async with stack.resources.session_factory() as session:
-            row = await session.scalar(select(Broadcast))
-        (message,) = await stack.sandbox.messages(admin)
-        done = row is not None and row.status != BroadcastStatus.DRAFT and message["edits"]
-        return (row, message) if done and row is not None else None
-
-    row, edited = await eventually(decided, what="the decision and its edited message")
+    row, edited = await decision(stack, admin)
     assert row.status == (BroadcastStatus.CANCELLED if expired else BroadcastStatus.CONFIRMED)
     if wanted is not None:
         assert edited["text"] == wanted
         assert button_data(edited) == []
     else:
         assert edited["text"] == t(lang, "broadcast-confirmed", count=1)
+
+
+@IN_BOTH_LANGUAGES
+@pytest.mark.parametrize(
+    ("rate", "recipients", "stars"),
+    [(0.0, 5, None), (500.0, 1, "0,1"), (500.0, 3, "0,3"), (975.0, 12_345, "1\u202f234,5")],
+    ids=["off", "1", "3", "12345"],
+)
+def test_the_paid_offer_costs_a_tenth_of_a_star_per_recipient(
+    settings: Settings, lang: Literal["ru", "uk"], rate: float, recipients: int, stars: str | None
+) -> None:
+    offer = paid_offer(settings.model_copy(update={"paid_broadcast_rate_per_second": rate}), recipients)
+    assert (offer.stars if offer else None) == stars
+    text = confirm_text(lang, "Ahoj!", recipients, paid=offer)
+    plain = confirm_frame(lang, "Ahoj!", recipients)
+    if offer is None:
+        assert text == plain
+    else:
+        rate_text = f"{rate:g}"
+        wanted = t(lang, "broadcast-paid-offer", rate=rate_text, stars=stars, count=str(recipients))
+        assert text == f"{plain}\n\n{wanted}"
+        assert f"{stars} ⭐" in wanted and rate_text in wanted
+
+
+@IN_BOTH_LANGUAGES
+@pytest.mark.parametrize(
+    ("rate", "others", "stars"),
+    [
+        (0.0, 0, None),
+        (500.0, 2, {"ru": "0,3", "uk": "0,3"}),
+        (975.0, 12_344, {"ru": "1\u202f234,5", "uk": "1\u202f234,5"}),
+    ],
+    ids=["off", "3-recipients", "12345-recipients"],
+)
+async def test_a_paid_broadcast_is_offered_with_its_cost_in_stars_and_recorded_as_paid(
+    settings: Settings,
+    clean_tables: None,
+    redis: object,
+    lang: Literal["ru", "uk"],
+    rate: float,
+    others: int,
+    stars: dict[str, str] | None,
+) -> None:
+    paid_settings = settings.model_copy(update={"paid_broadcast_rate_per_second": rate})
+    async with running(paid_settings, workers=False) as stack:
+        admin = ADMINS[lang]
+        async with stack.resources.session_factory.begin() as session:
+            session.add_all(User(id=900_000_000 + n, first_name="Learner") for n in range(others))
+        await stack.sandbox.send_text(admin, "/broadcast Ahoj všichni!")
+        (confirm,) = await stack.sandbox.messages(admin, wait_for=1, within=10)
+        count = others + 1  # the learners and the admin, who is a learner too
+        offer = PaidOffer(rate, stars[lang]) if stars else None
+        assert confirm["text"] == confirm_text(lang, "Ahoj všichni!", count, paid=offer)
+        buttons = button_data(confirm)
+        if offer is None:
+            assert len(buttons) == 2 and t(lang, "btn-confirm-paid", stars="0") not in str(confirm)
+            return
+        # 0.1 Stars for each message: one per recipient, every one sent with allow_paid_broadcast.
+        assert t(lang, "broadcast-paid-offer", rate=f"{rate:g}", stars=offer.stars, count=str(count)) in (
+            confirm["text"] or ""
+        )
+        labels = [b["text"] for row in confirm["reply_markup"]["inline_keyboard"] for b in row]  # type: ignore[index]
+        assert t(lang, "btn-confirm-paid", stars=offer.stars) in labels
+        paid_button = next(data for data in buttons if data.startswith("bc:paid:"))
+        await stack.sandbox.press_button(admin, confirm["message_id"], paid_button)
+        row, edited = await decision(stack, admin)
+        assert (row.status, row.paid) == (BroadcastStatus.CONFIRMED, True)
+        assert edited["text"] == t(lang, "broadcast-confirmed-paid", count=str(count), stars=offer.stars)
 
 
 # --- the audience and Telegram HTML --------------------------------------------------------------------

@@ -53,7 +53,7 @@ async def run_alembic(*arguments: str, database_url: str) -> tuple[int, str]:
 
 def test_migrations_dir_is_the_repository_folder() -> None:
     assert migrations_dir() == REPOSITORY / "migrations"
-    assert head() == "0005"
+    assert head() == "0006"
 
 
 async def test_upgrade_empty_database_to_head_leaves_no_drift(fresh_database_url: str) -> None:

@@ -176,7 +176,7 @@ async def test_the_job_paths_work_through_pgbouncer(pooled_engine: AsyncEngine) 
             job_id=f"review:{n}",
         )
         claimed = await ledger.claim(sessions, row.id, f"review:{n}")
-        await ledger.finish(sessions, row.id, DeliveryStatus.SENT, telegram_message_id=n)
+        await ledger.finish(sessions, ledger.Final(row.id, DeliveryStatus.SENT, telegram_message_id=n))
         return {"claimed": claimed}
 
     message_ids = await asyncio.gather(*(practise(n) for n in range(1, 21)))

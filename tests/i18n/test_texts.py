@@ -118,6 +118,7 @@ SAMPLES: dict[str, Any] = {
     "preview": "Ahoj všichni! Zítra je svátek.",
     "queued": 3,
     "rank": 3,
+    "rate": "500",
     "reminders": "on",
     "running": 1,
     "scheduled": 4,

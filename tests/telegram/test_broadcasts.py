@@ -87,7 +87,7 @@ async def test_a_text_telegram_would_refuse_fails_at_start_and_completion_needs_
     )
     for delivery_id, _ in taken.pending:
         assert await ledger.claim(session_factory, delivery_id, "b")
-        await ledger.finish(session_factory, delivery_id, DeliveryStatus.SENT, on_finish=count)
+        await ledger.finish(session_factory, ledger.Final(delivery_id, DeliveryStatus.SENT), count)
     assert await broadcasts.complete_if_done(session_factory, redis, sender, broadcast_id)
     async with session_factory() as db:
         row = (await db.scalars(select(Broadcast).where(Broadcast.id == broadcast_id))).one()

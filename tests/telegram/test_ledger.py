@@ -108,4 +108,4 @@ async def test_bulk_rows_outbox_rows_and_cancelling(
         ("outbox", "pending"): 2,
     }
     with pytest.raises(ValueError, match="not a final state"):
-        await ledger.finish(session_factory, bulk[0].id, DeliveryStatus.PENDING)
+        ledger.Final(bulk[0].id, DeliveryStatus.PENDING)

@@ -184,11 +184,31 @@ async def test_metrics_are_aggregated_and_flushed_as_counters(fake_redis: Redis,
     assert stats["mean_wait_seconds"] == pytest.approx(0.08)
 
 
+async def test_paid_sends_have_their_own_global_schedule(fake_redis: Redis, clock: FakeClock) -> None:
+    limiter = limiter_on(fake_redis, clock, global_per_second=25, paid_per_second=500)
+    free = [(await limiter.reserve(chat)).wait for chat in range(1, 4)]
+    paid = [(await limiter.reserve(chat, paid=True)).wait for chat in range(11, 14)]
+    # A paid broadcast's backlog is not in the way of free sends (replies), nor the other way round.
+    assert free == pytest.approx([0.0, 0.04, 0.08])
+    assert paid == pytest.approx([0.0, 0.002, 0.004])
+    assert (await limiter.reserve(4)).wait == pytest.approx(0.12)
+    # A chat's limit holds whichever schedule its sends are on.
+    assert (await limiter.reserve(1, paid=True)).wait == pytest.approx(1.0)
+
+
+async def test_paid_sends_need_a_paid_rate(fake_redis: Redis, clock: FakeClock) -> None:
+    limiter = limiter_on(fake_redis, clock, global_per_second=25)
+    with pytest.raises(ValueError, match="paid broadcasts are off"):
+        await limiter.acquire(1, paid=True)
+
+
 def test_limits_are_validated() -> None:
     with pytest.raises(ValueError, match="positive"):
         Limits(global_per_second=0)
     with pytest.raises(ValueError, match="at least 1"):
         Limits(chat_burst=0)
+    with pytest.raises(ValueError, match="paid rate"):
+        Limits(paid_per_second=-1)
 
 
 # --- real Redis: the shared clock and two clients on one schedule -------------------------------------------

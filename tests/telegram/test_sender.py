@@ -21,6 +21,7 @@ from mluv.db.models import Delivery, DeliveryStatus, User
 from mluv.domain.telegram_text import TELEGRAM_TEXT_LIMIT, utf16_length
 from mluv.jobs.retry import RetryableError
 from mluv.resources import SANDBOX_BOT_TOKEN
+from mluv.telegram import ledger
 from mluv.telegram.ratelimit import Limits, RateLimited, RateLimiter, read_ratelimit_stats
 from mluv.telegram.sandbox import SandboxClient
 from mluv.telegram.sender import Sender
@@ -329,3 +330,27 @@ async def test_redeliver_sends_a_pending_row_from_its_payload(
     refused = await sender.redeliver(photo.id)
     assert refused is not None and refused.status is DeliveryStatus.FAILED
     assert await sender.redeliver(123_456) is None
+
+
+@pytest.mark.parametrize("paid", [False, True], ids=["free", "paid"])
+async def test_deliver_text_sends_a_paid_broadcast_with_allow_paid_broadcast_on_its_schedule(
+    sender: Sender,
+    session_factory: async_sessionmaker[AsyncSession],
+    control: SandboxClient,
+    redis: Redis,
+    session: RecordingSession,
+    paid: bool,
+) -> None:
+    sender.limiter.limits = Limits(global_per_second=200, per_chat_per_second=50, paid_per_second=500)
+    async with session_factory.begin() as db:
+        await ledger.snapshot(db, kind="broadcast", business_key="b:1", recipients=LEARNERS[:3], payload={})
+    async with session_factory() as db:
+        pending = await ledger.recipients(db, kind="broadcast", business_key="b:1", offset=0, limit=10)
+    for row in pending:
+        result = await sender.deliver_text(row.id, chat_id=row.recipient_id, text="Ahoj", paid=paid)
+        assert result.status is DeliveryStatus.SENT
+    records = [record for chat_id in LEARNERS[:3] for record in await control.messages(chat_id)]
+    assert [record["paid_broadcast"] for record in records] == [paid] * 3
+    assert bool(await redis.exists(sender.limiter.tat_key(None, paid=True))) is paid
+    assert bool(await redis.exists(sender.limiter.tat_key(None))) is not paid
+    assert [row.status for row in await rows(session_factory, business_key="b:1")] == ["sent"] * 3

@@ -265,6 +265,53 @@ async def test_the_audience_and_its_size(
     assert f'data-figure="audience">{html.escape(label)}<' in body
 
 
+@pytest.mark.parametrize(
+    ("rate", "fields", "cost"),
+    [
+        (0.0, {}, None),
+        (500.0, {}, "0.5"),  # 5 learners x 0.1 Stars
+        (500.0, {"language": "uk"}, "0.2"),
+        (975.0, {"audience": f"channel:{CHANNEL}"}, "0.1"),
+    ],
+    ids=["off", "all", "uk", "channel"],
+)
+async def test_the_preview_shows_a_paid_broadcasts_cost_in_stars(
+    client: Client,
+    web_resources: Resources,
+    learners: None,
+    rate: float,
+    fields: dict[str, str],
+    cost: str | None,
+) -> None:
+    web_resources.settings = web_resources.settings.model_copy(
+        update={"paid_broadcast_rate_per_second": rate}
+    )
+    csrf = await log_in(client)
+    body = await (await compose(client, csrf, do="preview", text="Ahoj", **fields)).text()
+    if cost is None:
+        assert 'data-figure="paid-cost"' not in body and 'value="send-paid"' not in body
+        return
+    assert f"at most <strong>{cost} Telegram Stars</strong>" in body
+    assert f"up to {rate:g} messages/s" in body
+    assert f"Send now, paid ({cost} ⭐)" in body
+
+
+async def test_send_now_paid_starts_a_paid_broadcast(
+    client: Client, web_resources: Resources, learners: None
+) -> None:
+    csrf = await log_in(client)
+    form = await previewed(client, csrf, text="Ahoj", operator_name="Olga")
+    refused = await compose(client, csrf, do="send-paid", **form)  # paid broadcasts off: only a preview
+    assert refused.status == 200 and await count(web_resources, Broadcast) == 0
+    web_resources.settings = web_resources.settings.model_copy(update={"paid_broadcast_rate_per_second": 500})
+    sent = await compose(client, csrf, do="send-paid", **form)
+    assert sent.status == 303, await sent.text()
+    async with web_resources.session_factory() as session:
+        (row,) = (await session.scalars(select(Broadcast))).all()
+    assert (row.status, row.paid) == ("confirmed", True)
+    assert "paid" in sent.headers["Location"] and "0.5" in sent.headers["Location"]
+
+
 # --- send now and schedule ---------------------------------------------------------------------------------
 
 

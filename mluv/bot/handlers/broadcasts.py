@@ -7,7 +7,9 @@ admin_only.py).
 
 The options, the audience and the checks (Telegram HTML validated, the length after parsing) are the
 shared rules of mluv.domain.audience, mluv.domain.post_format and mluv.telegram.posts, which the web
-compose page uses too. The confirmation shows the audience and its size and a preview: an HTML post's
+compose page uses too. With paid broadcasts on (PAID_BROADCAST_RATE_PER_SECOND > 0) it also offers a paid
+broadcast and its most cost in Stars (posts.paid_broadcast_stars). The confirmation shows the audience and
+its size and a preview: an HTML post's
 preview is sent with parse_mode=HTML, so Telegram itself renders it. It always fits one message (a long
 text's preview is shortened, and says so); a draft older than posts.DRAFT_LIFETIME is not sent when its
 Confirm button is pressed.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from dataclasses import dataclass
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
@@ -32,6 +35,7 @@ from mluv.domain.post_format import PostError, PostFormat, looks_like_html, pars
 from mluv.domain.schedule import TIME_FORMAT, example_time, split_schedule_arguments
 from mluv.domain.telegram_text import TELEGRAM_TEXT_LIMIT, shorten, utf16_length, visible_length
 from mluv.i18n import t
+from mluv.settings import Settings
 from mluv.telegram import audiences, posts
 from workers.broadcasts import broadcast as broadcast_job
 
@@ -49,9 +53,29 @@ def problem_text(lang: str, key: str, error: PostError, usage: str) -> str:
     return f"{text}\n\n{usage}" if misread else text
 
 
+@dataclass(frozen=True)
+class PaidOffer:
+    """A paid broadcast as the confirmation offers it: its rate and its most cost in Stars."""
+
+    rate: float
+    stars: str
+
+
+def paid_offer(settings: Settings, recipients: int) -> PaidOffer | None:
+    rate = settings.paid_broadcast_rate_per_second
+    if rate <= 0:
+        return None
+    return PaidOffer(rate, posts.stars_text(posts.paid_broadcast_stars(recipients)))
+
+
 @router.message(Command("broadcast"), IsAdmin())
 async def broadcast(
-    message: Message, command: CommandObject, session: AsyncSession, user: User, lang: str
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    user: User,
+    lang: str,
+    settings: Settings,
 ) -> None:
     usage = t(lang, "broadcast-usage")
     try:
@@ -66,28 +90,40 @@ async def broadcast(
     except PostError as error:
         await message.answer(problem_text(lang, "broadcast-invalid", error, usage))
         return
+    offer = paid_offer(settings, draft.size)
     await message.answer(
-        confirm_text(lang, text, draft.size, post_format=options.post_format, audience=audience),
+        confirm_text(lang, text, draft.size, post_format=options.post_format, audience=audience, paid=offer),
         parse_mode=options.post_format.parse_mode,
-        reply_markup=broadcast_keyboard(lang, draft.id),
+        reply_markup=broadcast_keyboard(lang, draft.id, offer.stars if offer else None),
     )
     if options.post_format is PostFormat.PLAIN and looks_like_html(text):
         await message.answer(t(lang, "broadcast-html-hint"))
 
 
 def confirm_text(
-    lang: str, text: str, count: int, *, post_format: PostFormat = PostFormat.PLAIN, audience: str = ""
+    lang: str,
+    text: str,
+    count: int,
+    *,
+    post_format: PostFormat = PostFormat.PLAIN,
+    audience: str = "",
+    paid: PaidOffer | None = None,
 ) -> str:
-    """The confirmation with its preview, shortened (saying so) when the whole would not fit one message.
-    For an HTML post it is HTML itself: the frame escaped, the post as written."""
+    """The confirmation with its preview, shortened (saying so) when the whole would not fit one message,
+    and the paid broadcast's offer and cost when there is one. For an HTML post it is HTML itself: the
+    frame escaped, the post as written."""
     audience = audience or t(lang, "audience-everyone")
     frame = {"count": count, "audience": audience, "format": t(lang, f"post-format-{post_format.value}")}
     markup = post_format is PostFormat.HTML
+    offer = ""
+    if paid is not None:
+        rate = f"{paid.rate:g}"
+        offer = "\n\n" + t(lang, "broadcast-paid-offer", rate=rate, stars=paid.stars, count=str(count))
 
     def whole(preview: str) -> str:
         if not markup:
-            return t(lang, "broadcast-confirm", preview=preview, **frame)
-        escaped = html.escape(t(lang, "broadcast-confirm", preview=_PREVIEW, **frame), quote=False)
+            return t(lang, "broadcast-confirm", preview=preview, **frame) + offer
+        escaped = html.escape(t(lang, "broadcast-confirm", preview=_PREVIEW, **frame) + offer, quote=False)
         return escaped.replace(_PREVIEW, preview)
 
     full = whole(text)
@@ -107,7 +143,7 @@ def confirm_text(
 async def broadcast_decision(
     query: CallbackQuery, callback_data: BroadcastAction, session: AsyncSession, pool: ArqRedis, lang: str
 ) -> None:
-    confirm = callback_data.action == "confirm"
+    confirm, paid = callback_data.action in ("confirm", "paid"), callback_data.action == "paid"
     progress = query.message if isinstance(query.message, Message) else None
     try:
         decided = await posts.decide_draft(
@@ -116,6 +152,7 @@ async def broadcast_decision(
             confirm=confirm,
             progress_chat_id=progress.chat.id if progress else None,
             progress_message_id=progress.message_id if progress else None,
+            paid=paid,
         )
     except posts.DraftExpired:
         await session.commit()
@@ -134,6 +171,9 @@ async def broadcast_decision(
         text = (
             t(lang, "broadcast-confirmed", count=decided.size) if confirm else t(lang, "broadcast-cancelled")
         )
+        if paid:
+            stars = posts.stars_text(posts.paid_broadcast_stars(decided.size))
+            text = t(lang, "broadcast-confirmed-paid", count=str(decided.size), stars=stars)
         await progress.edit_text(text)
 
 

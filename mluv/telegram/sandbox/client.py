@@ -37,6 +37,7 @@ class MessageRecord(TypedDict):
     reply_to_message_id: int | None
     link_preview_options: JSON | None
     disable_notification: bool
+    paid_broadcast: bool  # sent with allow_paid_broadcast
     photo_file_id: str | None
     original_text: str | None
     original_caption: str | None

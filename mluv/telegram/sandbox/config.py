@@ -32,6 +32,9 @@ class LimitsConfig(BaseModel):
     global_burst: float | None = Field(default=None, ge=1)
     # Strict mode: None keeps the token bucket; seconds make the global limit a sliding window.
     global_window_seconds: float | None = Field(default=None, gt=0)
+    # Bot API 7.11: allow_paid_broadcast allows "up to 1000 messages per second, ignoring broadcasting
+    # limits": such sends take from this bucket instead of the global one (a second's worth of burst).
+    paid_per_second: float = Field(default=1000.0, gt=0)
     # Telegram: "avoid sending more than one message per second" to one chat; short bursts pass.
     private_per_second: float = Field(default=1.0, gt=0)
     private_burst: float = Field(default=3.0, ge=1)

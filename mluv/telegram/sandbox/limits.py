@@ -105,6 +105,7 @@ class RateLimiter:
         self._clock = clock
         self._config = config
         self._global = self._global_limit(clock())
+        self._paid = self._paid_limit(clock())
         self._chats: dict[int, TokenBucket] = {}
         self._acquired = 0
 
@@ -122,6 +123,10 @@ class RateLimiter:
             return SlidingWindow.empty(config.global_window_limit, config.global_window_seconds)
         return TokenBucket.full(config.global_per_second, config.effective_global_burst, now)
 
+    def _paid_limit(self, now: float) -> TokenBucket:
+        # allow_paid_broadcast: "up to 1000 messages per second", so a second's worth of burst.
+        return TokenBucket.full(self._config.paid_per_second, self._config.paid_per_second, now)
+
     def reconfigure(self, config: LimitsConfig) -> None:
         """New limits start with full buckets, as after a quiet period."""
         self._config = config
@@ -129,6 +134,7 @@ class RateLimiter:
 
     def reset(self) -> None:
         self._global = self._global_limit(self._clock())
+        self._paid = self._paid_limit(self._clock())
         self._chats.clear()
 
     def _chat_bucket(self, chat_id: int, now: float) -> TokenBucket:
@@ -142,18 +148,20 @@ class RateLimiter:
             bucket = self._chats[chat_id] = TokenBucket.full(rate, burst, now)
         return bucket
 
-    def acquire(self, chat_id: int, at: float | None = None) -> int:
+    def acquire(self, chat_id: int, at: float | None = None, *, paid: bool = False) -> int:
         """0 when the send may go now (tokens taken), else retry_after in seconds (nothing taken); `at`
-        is the limits' clock reading the caller records with the send (default: now)."""
+        is the limits' clock reading the caller records with the send (default: now). A `paid` send
+        (allow_paid_broadcast) takes from the paid bucket instead of the global one; its chat's applies."""
         if not self._config.enabled:
             return 0
         now = self._clock() if at is None else at
         chat = self._chat_bucket(chat_id, now)
-        wait = max(chat.wait_time(now), self._global.wait_time(now))
+        overall = self._paid if paid else self._global
+        wait = max(chat.wait_time(now), overall.wait_time(now))
         if wait > 0:
             return retry_after_seconds(wait)
         chat.take(now)
-        self._global.take(now)
+        overall.take(now)
         self._acquired += 1
         if self._acquired % _PRUNE_EVERY == 0:
             self._prune(now)

@@ -1,7 +1,5 @@
-"""The sandbox's memory: learners and chats, what each chat received, files, callbacks, counters.
-
-Pure (no aiohttp, no asyncio): every time comes from an injected wall clock, so tests control it.
-"""
+"""The sandbox's memory: learners and chats, what each chat received, files, callbacks, counters. Pure
+(no aiohttp, no asyncio): every time comes from an injected wall clock, so tests control it."""
 
 from __future__ import annotations
 
@@ -84,6 +82,7 @@ class RecordedMessage:
     reply_to_message_id: int | None = None
     link_preview_options: JSON | None = None
     disable_notification: bool = False
+    paid_broadcast: bool = False  # sent with allow_paid_broadcast (counted against the paid limit)
     photo_file_id: str | None = None
     edits: list[Edit] = field(default_factory=list)
     deleted: bool = False
@@ -113,6 +112,7 @@ class RecordedMessage:
             "reply_to_message_id": self.reply_to_message_id,
             "link_preview_options": self.link_preview_options,
             "disable_notification": self.disable_notification,
+            "paid_broadcast": self.paid_broadcast,
             "photo_file_id": self.photo_file_id,
             "original_text": self.original_text,
             "original_caption": self.original_caption,

@@ -1,5 +1,6 @@
-"""The compose page's handlers: the page, its form (Preview, Send now, Schedule), Cancel of a waiting post,
-and adding or removing a channel. Cancelling a running broadcast is the dashboard's cancel-broadcast.
+"""The compose page's handlers: the page, its form (Preview, Send now, Send now paid, Schedule), Cancel of a
+waiting post, and adding or removing a channel. Cancelling a running broadcast is the dashboard's
+cancel-broadcast.
 
 Sending needs a preview of exactly what is sent (the form's digest), as the bot's /broadcast needs its
 Confirm button: the operator has seen the text as learners will and the audience's size. "Send now" creates
@@ -111,7 +112,9 @@ async def compose_submit(request: web.Request, operator: Operator) -> web.Stream
     posted = await request.post()
     form = ComposeForm.read(posted)
     intent = form_field(posted, "do") or "preview"
-    if intent not in ("preview", "send", "schedule"):
+    resources = dashboard_state(request).resources
+    paid_on = resources.settings.paid_broadcast_rate_per_second > 0
+    if intent not in ("preview", "send", "schedule") and not (intent == "send-paid" and paid_on):
         intent = "preview"
     checked = await check_form(request, form, need_time=intent == "schedule")
     if intent != "preview" and not form.operator_name:
@@ -124,10 +127,10 @@ async def compose_submit(request: web.Request, operator: Operator) -> web.Stream
         notice = "The post changed since its preview: check the preview below, then send it."
         return await render_compose(request, operator, form, checked, notice=notice, status=409)
     assert checked.options is not None
-    resources = dashboard_state(request).resources
     started_by = posts.StartedBy(operator=form.operator_name)
     details = {"audience": checked.audience_label, "size": checked.size, "format": form.post_format}
-    if intent == "send":
+    if intent in ("send", "send-paid"):
+        paid = intent == "send-paid"
         broadcast_id = await posts.create_confirmed(
             resources.session_factory,
             started_by=started_by,
@@ -135,13 +138,16 @@ async def compose_submit(request: web.Request, operator: Operator) -> web.Stream
             parse_mode=form.format.parse_mode,
             idempotency_key=f"web:{form.nonce}",
             audience=checked.options.audience,
+            paid=paid,
         )
         # The job's id is derived from the broadcast: a repeated submit cannot start it twice.
         await broadcast_job.enqueue(resources.pool, broadcast_id=broadcast_id)
         message = f"broadcast #{broadcast_id} started: {checked.audience_label}, {checked.size} recipient(s)"
-        response = _done(
-            request, operator, "broadcast.send", True, message, broadcast_id=broadcast_id, **details
-        )
+        if paid:
+            stars = posts.stars_text(posts.paid_broadcast_stars(checked.size or 0), decimal_comma=False)
+            message = f"paid {message}, at most {stars} Telegram Stars"
+        action = "broadcast.send-paid" if paid else "broadcast.send"
+        response = _done(request, operator, action, True, message, broadcast_id=broadcast_id, **details)
         return _remember_name(response, form.operator_name)
     assert checked.send_at is not None
     try:

@@ -271,6 +271,22 @@ async def test_concurrent_sends_stop_at_the_global_burst(bot: Bot, control: Sand
     assert sum(chat["received"] for chat in await control.chats()) == 100
 
 
+@pytest.mark.parametrize(
+    ("paid", "delivered"), [(None, 30), (False, 30), (True, 200)], ids=["unset", "false", "paid"]
+)
+async def test_allow_paid_broadcast_raises_the_global_limit(
+    bot: Bot, control: SandboxClient, paid: bool | None, delivered: int
+) -> None:
+    await control.create_users(200, base_id=1000)
+    results = await asyncio.gather(
+        *(bot.send_message(chat_id, "Dobrý den", allow_paid_broadcast=paid) for chat_id in range(1000, 1200)),
+        return_exceptions=True,
+    )
+    assert sum(1 for result in results if not isinstance(result, BaseException)) == delivered
+    records = await control.latest_messages(limit=300)
+    assert [record["paid_broadcast"] for record in records] == [bool(paid)] * delivered
+
+
 @pytest.mark.parametrize("status", [500, 502])
 async def test_server_error_fault_records_nothing(
     bot: Bot, control: SandboxClient, learner: int, status: int

@@ -99,3 +99,29 @@ def test_idle_chats_are_pruned_without_changing_answers() -> None:
         clock.advance(0.001)
     # the 10,000th acquisition pruned every bucket that had refilled: only recent chats remain
     assert 0 < len(limiter._chats) < 10_000
+
+
+@pytest.mark.parametrize(
+    ("paid", "sends", "allowed"),
+    [
+        (False, 100, 30),  # without allow_paid_broadcast: Telegram's 30/s
+        (True, 1000, 1000),  # with it: up to 1,000/s
+        (True, 1001, 1000),
+    ],
+    ids=["free", "paid", "paid-over"],
+)
+def test_the_paid_limit_applies_only_to_sends_with_allow_paid_broadcast(
+    paid: bool, sends: int, allowed: int
+) -> None:
+    limiter = RateLimiter(LimitsConfig(), FakeClock())
+    answers = [limiter.acquire(chat_id, paid=paid) for chat_id in range(1, sends + 1)]
+    assert answers.count(0) == allowed
+    assert answers[:allowed] == [0] * allowed
+
+
+def test_paid_sends_leave_the_free_limit_to_the_others_and_keep_the_chats_limit() -> None:
+    limiter = RateLimiter(LimitsConfig(private_burst=1), FakeClock())
+    assert all(limiter.acquire(chat_id, paid=True) == 0 for chat_id in range(1, 501))
+    assert [limiter.acquire(chat_id) for chat_id in range(1001, 1031)] == [0] * 30
+    assert limiter.acquire(1031) == 1  # the free bucket is spent by free sends only
+    assert limiter.acquire(1, paid=True) == 1  # one message a second to one chat, paid or not

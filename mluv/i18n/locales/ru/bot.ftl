@@ -405,6 +405,10 @@ broadcast-confirmed = ✅ Рассылка запущена: { $count } { $count
         [few] получателя
        *[many] получателей
     } в очереди.
+# $rate: messages per second of a paid broadcast; $stars: its most cost in Telegram Stars; $count: recipients now
+broadcast-paid-offer = ⚡ Или платная рассылка: до { $rate } сообщений в секунду вместо бесплатного лимита Telegram. Стоимость — не больше { $stars } ⭐: по 0,1 звезды за каждое из { $count } сообщений (по одному каждому получателю), списывается с баланса бота; заблокировавшим бота сообщение не уходит и не оплачивается.
+# $count: recipients; $stars: the most it costs in Telegram Stars
+broadcast-confirmed-paid = ✅ Платная рассылка запущена: получателей — { $count }, стоимость — не больше { $stars } ⭐.
 broadcast-cancelled = ❌ Рассылка отменена.
 # $count: characters in the whole text
 broadcast-preview-shortened = ✂️ Превью сокращено, чтобы поместиться в одно сообщение; уйдёт весь текст ({ $count } { $count ->
@@ -489,6 +493,8 @@ btn-language = 🗣 Язык
 btn-language-ru = Русский
 btn-language-uk = Українська
 btn-confirm = ✅ Подтвердить
+# $stars: the paid broadcast's most cost in Telegram Stars
+btn-confirm-paid = ⚡ Платно: { $stars } ⭐
 btn-cancel = ❌ Отмена
 
 ## Bot menu (setMyCommands)

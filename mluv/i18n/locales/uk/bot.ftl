@@ -405,6 +405,10 @@ broadcast-confirmed = ✅ Розсилку запущено: { $count } { $count
         [few] отримувачі
        *[many] отримувачів
     } у черзі.
+# $rate: messages per second of a paid broadcast; $stars: its most cost in Telegram Stars; $count: recipients now
+broadcast-paid-offer = ⚡ Або платна розсилка: до { $rate } повідомлень на секунду замість безкоштовного ліміту Telegram. Вартість — не більше { $stars } ⭐: по 0,1 зірки за кожне з { $count } повідомлень (по одному кожному отримувачу), списується з балансу бота; тим, хто заблокував бота, повідомлення не надходить і не оплачується.
+# $count: recipients; $stars: the most it costs in Telegram Stars
+broadcast-confirmed-paid = ✅ Платну розсилку запущено: отримувачів — { $count }, вартість — не більше { $stars } ⭐.
 broadcast-cancelled = ❌ Розсилку скасовано.
 # $count: characters in the whole text
 broadcast-preview-shortened = ✂️ Попередній перегляд скорочено, щоб він помістився в одне повідомлення; надіслано буде весь текст ({ $count } { $count ->
@@ -489,6 +493,8 @@ btn-language = 🗣 Мова
 btn-language-ru = Русский
 btn-language-uk = Українська
 btn-confirm = ✅ Підтвердити
+# $stars: the paid broadcast's most cost in Telegram Stars
+btn-confirm-paid = ⚡ Платно: { $stars } ⭐
 btn-cancel = ❌ Скасувати
 
 ## Bot menu (setMyCommands)

@@ -163,7 +163,8 @@ class SendingMethods:
         """The checked send, delivered: rate-limited, then the Message (`content` and the inline keyboard)
         recorded in the chat and returned."""
         sent_at = self.limiter.now()
-        retry_after = self.limiter.acquire(chat.id, sent_at)
+        paid = call.params.flag("allow_paid_broadcast")
+        retry_after = self.limiter.acquire(chat.id, sent_at, paid=paid)
         if retry_after:
             raise too_many_requests(retry_after)
         message: JSON = {
@@ -197,6 +198,7 @@ class SendingMethods:
                 reply_to_message_id=replied.message_id if replied else None,
                 link_preview_options=link_preview_options,
                 disable_notification=call.params.flag("disable_notification"),
+                paid_broadcast=paid,
                 photo_file_id=photo_file_id,
                 sent_at=sent_at,
             ),

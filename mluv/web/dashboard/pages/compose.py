@@ -291,7 +291,13 @@ async def page_sections(
     pending, channels = await _lists(request)
     if checked is not None and not checked.errors:
         form.previewed = form.digest()
+    paid_rate = dashboard_state(request).resources.settings.paid_broadcast_rate_per_second
+    paid_stars = None
+    if paid_rate > 0 and checked is not None and checked.size is not None:
+        paid_stars = posts.stars_text(posts.paid_broadcast_stars(checked.size), decimal_comma=False)
     form_context = {
+        "paid_rate": f"{paid_rate:g}" if paid_rate > 0 else None,
+        "paid_stars": paid_stars,
         "form": form,
         "checked": checked,
         "channels": channels,

@@ -1,0 +1,82 @@
+"""Final states written in group commits (mluv.telegram.finishing), on the real database."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mluv.db.models import DeliveryStatus, User
+from mluv.telegram import ledger
+from mluv.telegram.finishing import Finisher
+from tests.telegram.sender_harness import LEARNERS, rows
+
+pytestmark = pytest.mark.integration
+
+
+class CountingFinisher(Finisher):
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], max_group: int = 200) -> None:
+        super().__init__(session_factory, max_group)
+        self.groups: list[int] = []
+
+    async def _commit(self, group: list) -> None:  # type: ignore[type-arg]
+        self.groups.append(len(group))
+        await super()._commit(group)
+
+
+async def claimed_rows(session_factory: async_sessionmaker[AsyncSession], count: int) -> list[int]:
+    async with session_factory.begin() as db:
+        db.add_all(User(id=user_id, first_name="Learner") for user_id in LEARNERS[:count])
+        await db.flush()
+        await ledger.snapshot(
+            db, kind="broadcast", business_key="b:1", recipients=LEARNERS[:count], payload={}
+        )
+    async with session_factory() as db:
+        found = await ledger.recipients(db, kind="broadcast", business_key="b:1", offset=0, limit=count)
+    for row in found:
+        assert await ledger.claim(session_factory, row.id, "job")
+    return [row.id for row in found]
+
+
+@pytest.mark.parametrize(
+    ("max_group", "groups"), [(200, [5]), (2, [2, 2, 1])], ids=["one-transaction", "bounded-groups"]
+)
+async def test_finishes_that_arrive_together_commit_together_with_their_hooks(
+    session_factory: async_sessionmaker[AsyncSession], clean_tables: None, max_group: int, groups: list[int]
+) -> None:
+    ids = await claimed_rows(session_factory, 5)
+    finisher = CountingFinisher(session_factory, max_group)
+    hooked: list[DeliveryStatus] = []
+
+    async def hook(session: AsyncSession, status: DeliveryStatus) -> None:
+        hooked.append(status)
+
+    statuses = [DeliveryStatus.SENT, DeliveryStatus.BLOCKED, DeliveryStatus.SENT, DeliveryStatus.FAILED]
+    statuses.append(DeliveryStatus.UNKNOWN)
+    finals = [ledger.Final(i, status, telegram_message_id=i) for i, status in zip(ids, statuses, strict=True)]
+    await asyncio.gather(*(finisher.finish(final, hook) for final in finals))
+    assert finisher.groups == groups
+    assert sorted(hooked) == sorted(statuses)
+    stored = await rows(session_factory, business_key="b:1")
+    assert [row.status for row in stored] == statuses
+    assert [row.sent_at is not None for row in stored] == [s is DeliveryStatus.SENT for s in statuses]
+
+
+async def test_a_failed_transaction_fails_every_send_it_held_and_leaves_them_sending(
+    session_factory: async_sessionmaker[AsyncSession], clean_tables: None
+) -> None:
+    ids = await claimed_rows(session_factory, 3)
+    finisher = Finisher(session_factory)
+
+    async def broken(session: AsyncSession, status: DeliveryStatus) -> None:
+        raise RuntimeError("the counter's table is gone")
+
+    finals = [ledger.Final(i, DeliveryStatus.SENT) for i in ids]
+    results = await asyncio.gather(
+        *(finisher.finish(final, broken) for final in finals), return_exceptions=True
+    )
+    assert [type(result) for result in results] == [RuntimeError] * 3
+    assert [row.status for row in await rows(session_factory, business_key="b:1")] == ["sending"] * 3
+    with pytest.raises(ValueError, match="not a final state"):
+        ledger.Final(ids[0], DeliveryStatus.PENDING)
