@@ -368,10 +368,23 @@ class WakingWorker(ResultPublishingWorker):
             job_id = raw_id.decode()
             await self.sem.acquire()  # never waits: fewer jobs than free slots were claimed
             self.job_counter += 1
-            task = self.loop.create_task(self.run_job(job_id, int(float(raw_score))))
+            task = self.loop.create_task(self._run_claimed(job_id, int(float(raw_score))))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
             self.tasks[job_id] = task
         return (int(float(next_due)) if next_due else None), int(entries), len(started) // 2
+
+    async def _run_claimed(self, job_id: str, score: int) -> None:
+        """arq's run_job; if it fails on Redis, the claim is given back so that the job runs again soon."""
+        try:
+            await self.run_job(job_id, score)
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            # arq leaves the in-progress key of a job whose run_job failed on Redis (e.g. a connect
+            # timeout fetching it): every worker skips it until the key expires (its timeout plus
+            # margin). Deleting it now means only a sooner re-run, which the expiry would bring anyway.
+            with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+                await self.pool.delete(in_progress_key_prefix + job_id)
+            self.wake.set()
+            raise  # arq's loop re-raises errors in run_job: ours logs "redis unreachable" and goes on
 
     async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
         await super().finish_failed_job(job_id, result_data)

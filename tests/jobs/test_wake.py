@@ -341,6 +341,34 @@ async def test_a_redis_outage_is_waited_out_not_fatal(
     assert w.main_task is not None and not w.main_task.done()
 
 
+@pytest.mark.parametrize(
+    "error", [RedisConnectionError("Timeout connecting to server"), OSError("reset")], ids=["redis", "os"]
+)
+async def test_a_job_whose_run_fails_on_redis_is_given_back_and_runs_again(
+    worker: Callable[..., WakingWorker], pools: Any, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    # Before: its in-progress key stayed, and no worker ran it until the key expired (minutes).
+    ours, _ = pools
+    w = worker(idle_poll=0.1)
+    await ready(w)
+    monkeypatch.setattr(wake, "RECONNECT_FIRST_SECONDS", 0.05)
+    original = w.run_job
+    failed: list[str] = []
+
+    async def first_fails(job_id: str, score: int) -> None:
+        if not failed:
+            failed.append(job_id)
+            raise error
+        await original(job_id, score)
+
+    monkeypatch.setattr(w, "run_job", first_fails)
+    job = await ours.enqueue_job("record", label="given back")
+    assert job is not None
+    assert await job.result(timeout=5, poll_delay=0.01) == "given back"
+    assert failed == [job.job_id]
+    assert w.main_task is not None and not w.main_task.done()
+
+
 async def test_a_cancel_arriving_with_a_wake_stops_the_sleeping_loop(redis_url: str) -> None:
     # The wake completes the sleep and the cancel lands in the same loop turn: with 3.11's wait_for the
     # cancel was dropped and the worker's task never stopped (the suite hung at a teardown).
