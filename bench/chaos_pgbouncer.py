@@ -234,6 +234,9 @@ async def pgbouncer_transaction(redis_url: str) -> Outcome:
                     )
                     dead_letters = await session.scalar(select(func.count()).select_from(JobFailure))
             await st.fleet.close()
+            # Read after the workers stopped: a minute cron (reconcile_deliveries) may be mid-run at the
+            # check above, and its first run in a worker is slower now that it loads the ORM then.
+            crons = await cron_rows()
         process_logs = [worker.log_path for worker in st.fleet.workers] + [logs / "serve.log"]
         errors = {path.name: prepared_statement_lines(path) for path in process_logs}
         # Each process logged its connection budget at start, naming PgBouncer.
