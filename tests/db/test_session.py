@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from mluv.db.session import SERVER_SETTINGS, connect_args, create_engine, unique_statement_name
@@ -79,3 +81,69 @@ def test_settings(environment: dict[str, str], expected: tuple[DatabasePooler, i
 def test_invalid_settings_name_the_variable(environment: dict[str, str], variable: str) -> None:
     with pytest.raises(SettingsError, match=variable):
         load_settings(**environment)
+
+
+@pytest.mark.parametrize(
+    ("idle_seconds", "pinged"),
+    [
+        (0.0, False),  # back moments ago: presumed alive, handed out without a round trip
+        (5.0, True),  # idle past PING_AFTER_IDLE_SECONDS: pinged first
+    ],
+)
+async def test_a_connection_is_pinged_only_after_sitting_idle(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, idle_seconds: float, pinged: bool
+) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+
+    from mluv.db import session as db_session
+
+    pings: list[object] = []
+    original_ping = AsyncAdapt_asyncpg_connection.ping
+
+    def counted_ping(self: AsyncAdapt_asyncpg_connection) -> None:
+        pings.append(self)
+        original_ping(self)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "ping", counted_ping)
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        now = time.monotonic()
+        monkeypatch.setattr(db_session, "_clock", lambda: now + idle_seconds)
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+
+    assert bool(pings) is pinged
+
+
+async def test_an_idle_connection_that_died_is_replaced_before_it_is_handed_out(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncpg
+    from sqlalchemy import text
+
+    from mluv.db import session as db_session
+
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            first = await connection.scalar(text("SELECT pg_backend_pid()"))
+        killer = await asyncpg.connect(
+            database_url.replace("+asyncpg", "")
+        )  # outside the pool, which would hand out the first
+        try:
+            await killer.execute("SELECT pg_terminate_backend($1)", first)
+        finally:
+            await killer.close()
+        now = time.monotonic()
+        monkeypatch.setattr(db_session, "_clock", lambda: now + 5.0)
+        async with engine.connect() as connection:
+            second = await connection.scalar(text("SELECT pg_backend_pid()"))
+    finally:
+        await engine.dispose()
+
+    assert second != first
