@@ -39,6 +39,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mluv.jobs.deployment import RedisNamespace
+from mluv.jobs.redis_pool import use_concurrent_pool
 from mluv.jobs.results import PushedJob, ResultPublishingWorker, ResultWaiters, db_channel, subscribe_forever
 from mluv.jobs.serializer import StoredJobError, deserialize, serialize
 from mluv.logs import get_logger
@@ -184,7 +185,9 @@ class WakingRedis(ArqRedis):
 
 
 def as_waking(pool: ArqRedis, namespace: RedisNamespace | None = None) -> WakingRedis:
-    """arq's create_pool hard-codes ArqRedis (and its sentinel variant); the subclass only adds methods."""
+    """arq's create_pool hard-codes ArqRedis (and its sentinel variant); the subclass only adds methods.
+    Its connections are handed out without redis-py's pool-wide lock (mluv.jobs.redis_pool)."""
+    use_concurrent_pool(pool)
     pool.__class__ = WakingRedis
     waking = cast(WakingRedis, pool)
     if namespace is not None:
