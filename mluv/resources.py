@@ -42,11 +42,15 @@ def create_bot(settings: Settings) -> Bot:
     from aiogram.client.session.aiohttp import AiohttpSession
     from aiogram.client.telegram import TelegramAPIServer
 
+    from mluv.telegram.response_models import KeepResponseModels
+
     session = None
     if settings.telegram_api_base:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
     token = settings.bot_token.get_secret_value() if settings.bot_token else SANDBOX_BOT_TOKEN
-    return Bot(token=token, session=session)
+    bot = Bot(token=token, session=session)
+    bot.session.middleware(KeepResponseModels())
+    return bot
 
 
 def with_service_urls(settings: Settings) -> Settings:

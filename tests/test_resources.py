@@ -32,6 +32,16 @@ async def test_bot_talks_to_the_configured_api(
         await bot.session.close()
 
 
+async def test_every_bot_keeps_the_models_its_answers_are_parsed_with() -> None:
+    from mluv.telegram.response_models import KeepResponseModels
+
+    bot = create_bot(load_settings(_env_file=None, environment="test"))
+    try:
+        assert any(isinstance(m, KeepResponseModels) for m in bot.session.middleware._middlewares)
+    finally:
+        await bot.session.close()
+
+
 @pytest.mark.integration
 async def test_resources_are_usable_then_closed_once(settings: Settings) -> None:
     resources = await Resources.create(settings)
