@@ -17,6 +17,8 @@ The jobs that run, resume and restart a broadcast (they enqueue jobs) are in wor
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -133,20 +135,19 @@ async def status_of(
 
 
 def counter(broadcast_id: int) -> FinishHook:
-    """Counts each row's final state into the broadcast, in the transaction that records it: exact under
-    crashes and re-runs, because a row reaches a final state once."""
+    """Counts rows' final states into the broadcast, in the transaction that records them: exact under
+    crashes and re-runs, because a row reaches a final state once. One UPDATE for a group of rows."""
     columns = {
         DeliveryStatus.SENT: Broadcast.sent,
         DeliveryStatus.BLOCKED: Broadcast.blocked,
         DeliveryStatus.FAILED: Broadcast.failed,
     }
 
-    async def count(session: AsyncSession, status: DeliveryStatus) -> None:
-        column = columns.get(status)
-        if column is not None:
-            await session.execute(
-                update(Broadcast).where(Broadcast.id == broadcast_id).values({column: column + 1})
-            )
+    async def count(session: AsyncSession, statuses: Sequence[DeliveryStatus]) -> None:
+        added = Counter(columns[status] for status in statuses if status in columns)
+        if added:
+            values = {column: column + n for column, n in added.items()}
+            await session.execute(update(Broadcast).where(Broadcast.id == broadcast_id).values(values))
 
     return count
 

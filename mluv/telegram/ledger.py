@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Exists, Select, Text, cast, exists, func, literal, select, update
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.types import BigInteger
 
 from mluv.db.models import Delivery, DeliveryStatus
 from mluv.logs import get_logger
@@ -40,9 +41,10 @@ FINAL_STATUSES = frozenset(
     {DeliveryStatus.SENT, DeliveryStatus.BLOCKED, DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN}
 )
 
-# Work that must commit together with a delivery's final state (e.g. a broadcast's counters): it runs in
-# the transaction that records sent/blocked/failed/unknown, once per ledger row.
-FinishHook = Callable[[AsyncSession, DeliveryStatus], Awaitable[None]]
+# Work that must commit together with deliveries' final states (e.g. a broadcast's counters): it runs in
+# the transaction that records sent/blocked/failed/unknown, once per transaction with the final states of
+# the rows it was given for (one per row: a group commit holds many, mluv.telegram.finishing).
+FinishHook = Callable[[AsyncSession, Sequence[DeliveryStatus]], Awaitable[None]]
 
 _UNIQUE = ["kind", "recipient_id", "business_key"]
 _OWN_CRASH = "an earlier try of the job died while sending"
@@ -218,26 +220,31 @@ async def _insert_new(
 # --- a send: claim, then finish or release ---------------------------------------------------------------
 
 
-async def claim(
-    session_factory: async_sessionmaker[AsyncSession], delivery_id: int, job_id: str | None
-) -> bool:
-    """pending → sending, atomically; False if another run has it or it is already finished."""
-    async with session_factory() as session:
-        # One statement is atomic on its own: autocommit spares BEGIN and COMMIT, two of its three round
-        # trips (a paid broadcast claims hundreds of rows a second; bench/broadcast.py --paid).
-        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        claimed = await session.scalar(
+async def claim_many(
+    session_factory: async_sessionmaker[AsyncSession], claims: Sequence[tuple[int, str | None]]
+) -> set[int]:
+    """Claim (delivery id, job id) rows in one statement, pending → sending atomically: the ids claimed."""
+    ids, job_ids = zip(*claims, strict=True) if claims else ((), ())
+    wanted = (
+        func.unnest(literal(list(ids), ARRAY(BigInteger)), literal(list(job_ids), ARRAY(Text)))
+        .table_valued("id", "job_id")
+        .render_derived(name="claims")
+    )
+    # A transaction, not autocommit: behind PgBouncer in transaction mode, a statement prepared outside
+    # one may run on another server ("prepared statement ... does not exist": tests/db/test_pgbouncer.py).
+    async with session_factory.begin() as session:
+        claimed = await session.scalars(
             update(Delivery)
-            .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.PENDING)
+            .where(Delivery.id == wanted.c.id, Delivery.status == DeliveryStatus.PENDING)
             .values(
                 status=DeliveryStatus.SENDING,
                 attempts=Delivery.attempts + 1,
                 claimed_at=dt.datetime.now(dt.UTC),
-                job_id=job_id,
+                job_id=wanted.c.job_id,
             )
             .returning(Delivery.id)
         )
-    return claimed is not None
+        return set(claimed.all())
 
 
 @dataclass(frozen=True)
@@ -279,7 +286,7 @@ async def finish(
     async with session_factory.begin() as session:
         await record_final(session, [final])
         if on_finish is not None:
-            await on_finish(session, final.status)
+            await on_finish(session, [final.status])
 
 
 async def release(session_factory: async_sessionmaker[AsyncSession], delivery_id: int, error: str) -> None:

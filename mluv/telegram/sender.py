@@ -57,7 +57,7 @@ from mluv.domain.telegram_text import TELEGRAM_CAPTION_LIMIT, TELEGRAM_TEXT_LIMI
 from mluv.jobs.retry import RetryableError
 from mluv.logs import get_logger, redact
 from mluv.telegram import ledger
-from mluv.telegram.finishing import Finisher
+from mluv.telegram.finishing import Claimer, Finisher
 from mluv.telegram.ledger import FinishHook
 from mluv.telegram.pacing import paced
 from mluv.telegram.ratelimit import RateLimited, RateLimiter
@@ -99,7 +99,8 @@ class Sender:
         self.limiter = limiter
         self.request_timeout = request_timeout
         self.max_wait = max_wait
-        self.finisher = Finisher(session_factory)  # final states in group commits (mluv.telegram.finishing)
+        # Claims and final states in groups (mluv.telegram.finishing).
+        self.claimer, self.finisher = Claimer(session_factory), Finisher(session_factory)
 
     # --- sending ----------------------------------------------------------------------------------------
 
@@ -341,12 +342,13 @@ class Sender:
         paid: bool = False,
     ) -> DeliveryResult:
         # Wait for the turn first, claim second: the row is in `sending` only for the Telegram round trip.
-        await self.limiter.acquire(chat_id, max_wait=self.max_wait, paid=paid)
-        if not await ledger.claim(self.session_factory, delivery_id, job_id):
+        waited = await self.limiter.wait_turn(chat_id, max_wait=self.max_wait, paid=paid)
+        if not await self.claimer.claim(delivery_id, job_id):
             return _duplicate(await ledger.load(self.session_factory, delivery_id))
         try:
-            # A 429 may have landed between our turn and now (the claim is a database round trip).
-            await self.limiter.hold(chat_id, max_wait=self.max_wait)
+            # Departure after the claim (a database round trip): a 429 that landed since our slot was
+            # booked, even during the claim, is sat out here, with the row claimed.
+            await self.limiter.depart(chat_id, max_wait=self.max_wait, waited=waited, paid=paid)
         except RateLimited:
             await ledger.release(self.session_factory, delivery_id, "rate limited before sending")
             raise
@@ -368,7 +370,7 @@ class Sender:
         )
 
     async def _refuse(self, delivery_id: int, reason: str, on_finish: FinishHook | None) -> DeliveryResult:
-        if not await ledger.claim(self.session_factory, delivery_id, None):
+        if not await self.claimer.claim(delivery_id, None):
             return _duplicate(await ledger.load(self.session_factory, delivery_id))
         return await self._finish(delivery_id, DeliveryStatus.FAILED, error=reason, on_finish=on_finish)
 

@@ -175,7 +175,7 @@ async def test_the_job_paths_work_through_pgbouncer(pooled_engine: AsyncEngine) 
             payload={"text": "Výborně!"},
             job_id=f"review:{n}",
         )
-        claimed = await ledger.claim(sessions, row.id, f"review:{n}")
+        claimed = row.id in await ledger.claim_many(sessions, [(row.id, f"review:{n}")])
         await ledger.finish(sessions, ledger.Final(row.id, DeliveryStatus.SENT, telegram_message_id=n))
         return {"claimed": claimed}
 

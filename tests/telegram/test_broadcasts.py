@@ -55,7 +55,9 @@ async def test_start_snapshots_the_audience_once_and_cancel_settles_the_rest(
     taken = await broadcasts.take_batch(session_factory, broadcast_id, batch=0, batch_size=3, job_id="b:0")
     (first, _), *_ = taken.pending
     assert (taken.size, len(taken.pending), taken.orphaned) == (3, 3, 0)
-    assert await ledger.claim(session_factory, first, "b:0")  # then the batch's try dies mid-send
+    assert first in await ledger.claim_many(
+        session_factory, [(first, "b:0")]
+    )  # then the batch's try dies mid-send
     retried = await broadcasts.take_batch(session_factory, broadcast_id, batch=0, batch_size=3, job_id="b:0")
     assert (retried.size, len(retried.pending), retried.orphaned) == (3, 2, 1)
 
@@ -86,7 +88,7 @@ async def test_a_text_telegram_would_refuse_fails_at_start_and_completion_needs_
         session_factory, broadcast_id, batch=0, batch_size=info.total, job_id="b"
     )
     for delivery_id, _ in taken.pending:
-        assert await ledger.claim(session_factory, delivery_id, "b")
+        assert delivery_id in await ledger.claim_many(session_factory, [(delivery_id, "b")])
         await ledger.finish(session_factory, ledger.Final(delivery_id, DeliveryStatus.SENT), count)
     assert await broadcasts.complete_if_done(session_factory, redis, sender, broadcast_id)
     async with session_factory() as db:

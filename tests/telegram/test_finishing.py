@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,7 +36,7 @@ async def claimed_rows(session_factory: async_sessionmaker[AsyncSession], count:
     async with session_factory() as db:
         found = await ledger.recipients(db, kind="broadcast", business_key="b:1", offset=0, limit=count)
     for row in found:
-        assert await ledger.claim(session_factory, row.id, "job")
+        assert row.id in await ledger.claim_many(session_factory, [(row.id, "job")])
     return [row.id for row in found]
 
 
@@ -47,17 +48,19 @@ async def test_finishes_that_arrive_together_commit_together_with_their_hooks(
 ) -> None:
     ids = await claimed_rows(session_factory, 5)
     finisher = CountingFinisher(session_factory, max_group)
-    hooked: list[DeliveryStatus] = []
+    hooked: list[list[DeliveryStatus]] = []
 
-    async def hook(session: AsyncSession, status: DeliveryStatus) -> None:
-        hooked.append(status)
+    async def hook(session: AsyncSession, statuses: Sequence[DeliveryStatus]) -> None:
+        hooked.append(list(statuses))
 
     statuses = [DeliveryStatus.SENT, DeliveryStatus.BLOCKED, DeliveryStatus.SENT, DeliveryStatus.FAILED]
     statuses.append(DeliveryStatus.UNKNOWN)
     finals = [ledger.Final(i, status, telegram_message_id=i) for i, status in zip(ids, statuses, strict=True)]
     await asyncio.gather(*(finisher.finish(final, hook) for final in finals))
     assert finisher.groups == groups
-    assert sorted(hooked) == sorted(statuses)
+    # The hook runs once per transaction, with the statuses of every row it was given for there.
+    assert [len(call) for call in hooked] == groups
+    assert sorted(status for call in hooked for status in call) == sorted(statuses)
     stored = await rows(session_factory, business_key="b:1")
     assert [row.status for row in stored] == statuses
     assert [row.sent_at is not None for row in stored] == [s is DeliveryStatus.SENT for s in statuses]
@@ -69,7 +72,7 @@ async def test_a_failed_transaction_fails_every_send_it_held_and_leaves_them_sen
     ids = await claimed_rows(session_factory, 3)
     finisher = Finisher(session_factory)
 
-    async def broken(session: AsyncSession, status: DeliveryStatus) -> None:
+    async def broken(session: AsyncSession, statuses: Sequence[DeliveryStatus]) -> None:
         raise RuntimeError("the counter's table is gone")
 
     finals = [ledger.Final(i, DeliveryStatus.SENT) for i in ids]

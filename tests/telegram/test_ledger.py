@@ -96,8 +96,8 @@ async def test_bulk_rows_outbox_rows_and_cancelling(
         page = await ledger.recipients(db, kind="bulk", business_key="b:1", offset=1, limit=2)
     assert [(p.business_key, p.text) for p in pending] == [("m:1", "Ahoj"), ("m:2", "Čau")]
     assert [r.recipient_id for r in page] == LEARNERS[1:3]
-    assert await ledger.claim(session_factory, bulk[0].id, "job-2")
-    assert not await ledger.claim(session_factory, bulk[0].id, "job-3")  # claimed once
+    assert bulk[0].id in await ledger.claim_many(session_factory, [(bulk[0].id, "job-2")])
+    assert bulk[0].id not in await ledger.claim_many(session_factory, [(bulk[0].id, "job-3")])  # claimed once
     async with session_factory.begin() as db:
         await ledger.cancel_pending(db, kind="bulk", business_key="b:1", reason="stopped")
     statuses = [row.status for row in await rows(session_factory, kind="bulk")]

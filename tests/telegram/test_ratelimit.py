@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -142,16 +143,22 @@ async def test_a_penalty_that_arrives_during_the_wait_pushes_the_booked_slot(
     assert (await read_ratelimit_stats(fake_redis))["rebooked"] == 1
 
 
-async def test_hold_sits_out_a_penalty_that_came_after_the_turn(fake_redis: Redis, clock: FakeClock) -> None:
+async def test_departure_sits_out_a_penalty_that_came_after_the_turn(
+    fake_redis: Redis, clock: FakeClock
+) -> None:
     limiter = limiter_on(fake_redis, clock, global_per_second=10)
-    assert await limiter.acquire(1) == 0.0
-    assert await limiter.hold(1) == 0.0  # the usual case: one round trip, no wait
-    await limiter.penalize(2.0, 1)  # a 429 between the turn and the request
-    assert await limiter.hold(1) == pytest.approx(2.0)
+    assert await limiter.wait_turn(1) == 0.0
+    assert await limiter.depart(1) == 0.0  # the usual case: one round trip, no wait
+    assert await limiter.wait_turn(2) == pytest.approx(0.1)
+    await limiter.penalize(2.0, 2)  # a 429 between the turn and the request (the Sender's claim)
+    assert await limiter.depart(2, waited=0.1) == pytest.approx(2.1)
+    assert await limiter.wait_turn(3) == pytest.approx(0.1)  # behind the rebooked send
     await limiter.penalize(30.0)
     with pytest.raises(RateLimited):
-        await limiter.hold(2, max_wait=5.0)
-    assert await limiter.hold(2, use_global=False) == 0.0
+        await limiter.depart(3, max_wait=5.0)
+    await limiter.flush()
+    stats = await read_ratelimit_stats(fake_redis)
+    assert (stats["acquired"], stats["rebooked"], stats["refused"]) == (2, 1, 1)
 
 
 async def test_a_wait_longer_than_max_wait_is_refused_without_booking(
@@ -194,6 +201,22 @@ async def test_paid_sends_have_their_own_global_schedule(fake_redis: Redis, cloc
     assert (await limiter.reserve(4)).wait == pytest.approx(0.12)
     # A chat's limit holds whichever schedule its sends are on.
     assert (await limiter.reserve(1, paid=True)).wait == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("free", "paid", "paid_window"),
+    [
+        (25, 500, 969),  # 1,000 less the free lane's 28 and the margin of 3
+        (25, 975, 978),  # the highest paid rate the settings allow: its own rate + 3
+        (10, 100, 984),
+    ],
+)
+def test_the_paid_window_is_what_telegram_leaves_beside_the_free_lane(
+    free: float, paid: float, paid_window: int
+) -> None:
+    limits = Limits(global_per_second=free, paid_per_second=paid)
+    assert limits.lane_window_limit(paid=False) == limits.window_limit == math.floor(free) + 3
+    assert limits.lane_window_limit(paid=True) == paid_window
 
 
 async def test_paid_sends_need_a_paid_rate(fake_redis: Redis, clock: FakeClock) -> None:

@@ -188,7 +188,7 @@ async def test_redis_lost_between_the_claim_and_the_request_leaves_the_row_pendi
     async def unreachable(*args: Any, **kwargs: Any) -> None:
         raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(limiter, "hold", unreachable)
+    monkeypatch.setattr(limiter, "depart", unreachable)
     with pytest.raises(RedisConnectionError):
         await sender.send_message(kind="k", chat_id=OLGA, business_key="outage", text="Ahoj")
     (row,) = await rows(session_factory)
