@@ -7,15 +7,17 @@ restarts of stalled ones. The broadcast's states, plan and progress are mluv.tel
 
 A broadcast snapshots its recipients into the ledger when it starts, so the audience is fixed and a re-run
 or a resume sends only rows still pending. Batches of `batch_size` recipients (by id) run as separate
-jobs, `window` at a time: each batch enqueues the one `window` places after it when it ends, which bounds
-the work in flight (and the limiter's queue) whatever the audience size, and spreads batches over every
-long worker. See docs/delivery.md.
+jobs, `window` at a time: each batch enqueues the one `window` places after it once its last row is taken
+(the hand-over overlaps its last sends), which bounds the work in flight (and the limiter's queue)
+whatever the audience size, and spreads batches over every long worker. See docs/delivery.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -29,6 +31,7 @@ from mluv.resources import Resources
 
 # The ledger, models and aiogram are imported by the jobs: a worker starts without them (mluv.worker).
 if TYPE_CHECKING:
+    from arq.connections import ArqRedis
     from redis.asyncio import Redis
 
     from mluv.telegram.broadcasts import BroadcastInfo
@@ -96,14 +99,7 @@ async def broadcast(
     batches = -(-info.total // batch_size)
     await broadcasts.save_plan(ctx.redis, broadcast_id, Plan(resume, batch_size, window, batches))
     for batch in range(min(window, batches)):
-        await broadcast_batch.enqueue(
-            ctx.redis,
-            broadcast_id=broadcast_id,
-            batch=batch,
-            batch_size=batch_size,
-            window=window,
-            resume=resume,
-        )
+        await _enqueue_batch(ctx.redis, broadcast_id, batch, batch_size, window, resume)
     if batches == 0:
         await broadcasts.complete_if_done(factory, ctx.redis, sender, broadcast_id)
     else:
@@ -120,6 +116,13 @@ class _BatchRun:
     stopped_by: str | None = None  # the broadcast's status when it stopped being running
     error: BaseException | None = None
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    successor: Callable[[], Awaitable[None]] | None = None  # enqueues the next batch; None once done
+
+    async def start_successor(self) -> None:
+        """Enqueue the batch `window` places on, once (a failure leaves it to the batch's end)."""
+        if self.successor is not None:
+            await self.successor()
+            self.successor = None
 
 
 @job(queue=Queue.LONG, retry=BROADCAST_RETRY, job_id=_batch_job_id, must_run=True)
@@ -145,7 +148,13 @@ async def broadcast_batch(
     taken = await broadcasts.take_batch(
         factory, broadcast_id, batch=batch, batch_size=batch_size, job_id=ctx.job_id
     )
-    run = _BatchRun(deque(taken.pending))
+    successor = batch + window
+
+    async def enqueue_successor() -> None:
+        if successor * batch_size < info.total:
+            await _enqueue_batch(ctx.redis, broadcast_id, successor, batch_size, window, resume)
+
+    run = _BatchRun(deque(taken.pending), successor=enqueue_successor)
     if taken.pending:
         await _send_rows(ctx, info, run)
     if run.stopped_by is not None:
@@ -154,18 +163,17 @@ async def broadcast_batch(
         return {"stopped": run.stopped_by, **run.outcomes}
     if run.error is not None:
         raise run.error
-    successor = batch + window
-    if successor * batch_size < info.total:
-        await broadcast_batch.enqueue(
-            ctx.redis,
-            broadcast_id=broadcast_id,
-            batch=successor,
-            batch_size=batch_size,
-            window=window,
-            resume=resume,
-        )
+    await run.start_successor()  # unless its last row's sender already did
     completed = await broadcasts.complete_if_done(factory, ctx.redis, sender, broadcast_id)
     return {"rows": taken.size, "orphaned": taken.orphaned, "completed": completed, **run.outcomes}
+
+
+async def _enqueue_batch(
+    redis: ArqRedis, broadcast_id: int, batch: int, batch_size: int, window: int, resume: int
+) -> None:
+    await broadcast_batch.enqueue(
+        redis, broadcast_id=broadcast_id, batch=batch, batch_size=batch_size, window=window, resume=resume
+    )
 
 
 async def _send_rows(ctx: JobContext[Resources], info: BroadcastInfo, run: _BatchRun) -> None:
@@ -180,6 +188,11 @@ async def _send_rows(ctx: JobContext[Resources], info: BroadcastInfo, run: _Batc
     async def worker() -> None:
         while run.rows and not run.stop:
             delivery_id, chat_id = run.rows.popleft()
+            if not run.rows:
+                # The last row is taken: the next batch starts while this one's last sends are in flight,
+                # so a broadcast keeps `window` batches sending instead of dipping at every hand-over.
+                with contextlib.suppress(Exception):  # Redis unreachable: the batch's end tries again
+                    await run.start_successor()
             try:
                 result = await sender.deliver_text(
                     delivery_id,

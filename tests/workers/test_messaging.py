@@ -38,6 +38,7 @@ from mluv.telegram import broadcasts
 from mluv.telegram.broadcasts import BROADCAST_KIND, progress_text
 from mluv.telegram.ratelimit import Limits, RateLimiter
 from mluv.telegram.sandbox import SandboxClient, SandboxConfig, run_sandbox
+from mluv.telegram.sender import DeliveryResult
 from workers.broadcasts import broadcast, broadcast_batch, reconcile_broadcasts
 from workers.messaging import (
     reconcile_deliveries,
@@ -422,6 +423,36 @@ async def test_a_broadcast_reaches_300_learners_once_with_live_progress(
     assert text == progress_text(
         "uk", "completed", total=recipients, sent=recipients - 3, blocked=3, failed=0
     )
+
+
+async def test_a_batch_hands_over_to_its_successor_once_its_last_row_is_taken(
+    resources: Resources, control: SandboxClient, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_learners(resources, control, 30)
+    broadcast_id = await new_broadcast(resources, control)
+    await broadcast.run(
+        ctx(resources, f"broadcast:{broadcast_id}"), broadcast_id=broadcast_id, batch_size=10, window=1
+    )
+    successor = f"arq:job:broadcast:{broadcast_id}:batch:1"
+    queued_at_send: list[bool] = []
+    deliver = resources.sender.deliver_text
+
+    async def watched(delivery_id: int, **arguments: Any) -> DeliveryResult:
+        queued_at_send.append(bool(await redis.exists(successor)))
+        return await deliver(delivery_id, **arguments)
+
+    monkeypatch.setattr(resources.sender, "deliver_text", watched)
+    await broadcast_batch.run(
+        ctx(resources, f"broadcast:{broadcast_id}:batch:0"),
+        broadcast_id=broadcast_id,
+        batch=0,
+        batch_size=10,
+        window=1,
+    )
+    # The first sends go before the hand-over; the last row's send finds the next batch already queued,
+    # so the window never lacks a batch while this one's last sends are in flight.
+    assert len(queued_at_send) == 10
+    assert not queued_at_send[0] and queued_at_send[-1]
 
 
 async def test_progress_is_edited_while_a_broadcast_runs(
