@@ -76,6 +76,7 @@ def test_sync_is_frozen_with_the_embedded_extra_and_this_interpreter(tmp_path: P
         "/x/uv",
         "sync",
         "--frozen",
+        "--compile-bytecode",
         "--extra",
         "embedded",
         "--project",
