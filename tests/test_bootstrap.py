@@ -99,8 +99,8 @@ def test_sync_is_frozen_with_the_embedded_extra_and_this_interpreter(tmp_path: P
 def test_sync_adds_the_extras_asked_for(args: list[str], extras: list[str]) -> None:
     assert bootstrap.sync_extras(args) == extras
     command = bootstrap.sync_command(Path("/x/uv"), Path("/r"), "/p", extras)
-    assert command[3:5] == ["--extra", "embedded"]
-    assert command[5 : 5 + 2 * len(extras)] == [arg for extra in extras for arg in ("--extra", extra)]
+    assert command[4:6] == ["--extra", "embedded"]
+    assert command[6 : 6 + 2 * len(extras)] == [arg for extra in extras for arg in ("--extra", extra)]
 
 
 @pytest.mark.parametrize("args", [["bench"], ["--extra"], ["--frozen", "x"], ["--extra", "bench", "-v"]])
