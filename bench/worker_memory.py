@@ -4,9 +4,11 @@
 
 The deployed command with every catalogue job (and `bench.jobs`), on BENCH_REDIS_URL (a db it may
 flush; else an embedded redis-server) and a throwaway database. RSS from /proc/<pid>/status: at start
-(idle, after its startup work), then after each `--step` no-op jobs (`bench_noop`, enqueued in
-batches through the jobs framework, the worker draining the queue). Growth after warm-up: the last
-reading less the one after the first step. Writes bench/results/worker_memory.json.
+(idle, after its startup work), again once the fast queue's first per-minute crons have run (a worker
+starts without SQLAlchemy and aiogram, and those crons load them: docs/decisions.md 44), then after each
+`--step` no-op jobs (`bench_noop`, enqueued in batches through the jobs framework, the worker draining
+the queue). Growth after warm-up: the last reading less the one after the first step, both after the
+crons. Writes bench/results/worker_memory.json.
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ async def drain(pool: Any, within: float = 300) -> None:
         await asyncio.sleep(0.05)
 
 
+def until_first_crons_ran(margin: float = 5.0) -> float:
+    """Seconds until both of the fast queue's per-minute ticks (:00 health_check, :30 reconciler) passed."""
+    second = time.time() % 60
+    return max((tick - second) % 60 for tick in (0.0, 30.0)) + margin
+
+
 async def main(jobs: int, step: int) -> None:
     logs = LOGS / "worker_memory"
     logs.mkdir(parents=True, exist_ok=True)
@@ -60,8 +68,11 @@ async def main(jobs: int, step: int) -> None:
             try:
                 await worker.ready(pool, QUEUE)
                 await asyncio.sleep(3.0)  # startup work (cron catch-up) done
+                idle = rss_mb(worker.pid)
+                print(f"idle          RSS {idle:.1f} MB", flush=True)
+                await asyncio.sleep(until_first_crons_ran())
                 readings.append({"jobs": 0, "rss_mb": rss_mb(worker.pid)})
-                print(f"idle          RSS {readings[0]['rss_mb']:.1f} MB", flush=True)
+                print(f"after crons   RSS {readings[0]['rss_mb']:.1f} MB", flush=True)
                 started = time.monotonic()
                 done = 0
                 while done < jobs:
@@ -80,7 +91,8 @@ async def main(jobs: int, step: int) -> None:
     warm = readings[1]["rss_mb"]
     figures = {
         "jobs": jobs,
-        "idle_mb": readings[0]["rss_mb"],
+        "idle_mb": idle,
+        "idle_after_first_crons_mb": readings[0]["rss_mb"],
         "after_warm_up_mb": warm,
         "final_mb": readings[-1]["rss_mb"],
         "max_mb": max(r["rss_mb"] for r in readings),
@@ -89,7 +101,8 @@ async def main(jobs: int, step: int) -> None:
         "readings": readings,
     }
     print(
-        f"\nworker RSS: idle {figures['idle_mb']:.1f} MB, after {step} jobs {warm:.1f} MB, "
+        f"\nworker RSS: idle {idle:.1f} MB, {readings[0]['rss_mb']:.1f} MB once its first crons ran, "
+        f"after {step} jobs {warm:.1f} MB, "
         f"after {jobs} jobs {figures['final_mb']:.1f} MB (max {figures['max_mb']:.1f}); "
         f"growth after warm-up {figures['growth_after_warm_up_mb']:+.1f} MB; {jobs / seconds:.0f} jobs/s"
     )
