@@ -40,17 +40,9 @@ async def pending_rows(session_factory: async_sessionmaker[AsyncSession], count:
 
 
 async def claimed_rows(session_factory: async_sessionmaker[AsyncSession], count: int) -> list[int]:
-    async with session_factory.begin() as db:
-        db.add_all(User(id=user_id, first_name="Learner") for user_id in LEARNERS[:count])
-        await db.flush()
-        await ledger.snapshot(
-            db, kind="broadcast", business_key="b:1", recipients=LEARNERS[:count], payload={}
-        )
-    async with session_factory() as db:
-        found = await ledger.recipients(db, kind="broadcast", business_key="b:1", offset=0, limit=count)
-    for row in found:
-        assert row.id in await ledger.claim_many(session_factory, [(row.id, "job")])
-    return [row.id for row in found]
+    ids = await pending_rows(session_factory, count)
+    assert await ledger.claim_many(session_factory, [(i, "job") for i in ids]) == set(ids)
+    return ids
 
 
 @pytest.mark.parametrize(
