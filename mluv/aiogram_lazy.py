@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import inspect
+import re
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
 PACKAGE = "aiogram"
+_NAME = re.compile(r"[A-Za-z_]\w*")  # the identifiers of an annotation (aiogram's are strings)
 
 
 class _LazyModels(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -67,9 +70,13 @@ class _LazyModels(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             _types_namespace: dict[str, Any] | None = None,
         ) -> bool | None:
             if _types_namespace is not None and cls.__module__.startswith(f"{PACKAGE}."):
+                # Only the names its annotations use, inherited ones too (pydantic resolves those in the
+                # subclass's module): the whole namespace in each of ~400 modules cost ~5 MB.
                 namespace = sys.modules[cls.__module__].__dict__
-                for name, value in _types_namespace.items():
-                    namespace.setdefault(name, value)
+                for annotation in (a for base in cls.__mro__ for a in inspect.get_annotations(base).values()):
+                    for name in _NAME.findall(str(annotation)):
+                        if name in _types_namespace and name not in namespace:
+                            namespace[name] = _types_namespace[name]
                 return None
             rebuilt: bool | None = original.__func__(
                 cls,
