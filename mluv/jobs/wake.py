@@ -14,10 +14,10 @@ or ~0.5 s at its default. Here:
   loop exits when Redis is unreachable, this one logs and polls again (backing off up to 5 s).
 - Its finishing transactions PUBLISH the job id, and the Job `enqueue_job` returns waits for that
   message instead of polling (mluv.jobs.results).
-- A poll reads the queue and claims its due jobs in one Lua script (arq's checks and its
-  `arq:in-progress:<id>` keys, so arq workers on the same queue still never run a job twice) instead of
-  arq's read plus four round trips per job, and it reports jobs arq gives up without running them
-  (`on_given_up`).
+- A poll reads the queue and claims its due jobs in one Lua script (mluv.jobs.claim: arq's checks and
+  its `arq:in-progress:<id>` keys, so arq workers on the same queue still never run a job twice, and
+  arq's run_job opening transaction) instead of arq's read plus five round trips per job, and it
+  reports jobs arq gives up without running them (`on_given_up`).
 """
 
 from __future__ import annotations
@@ -31,13 +31,15 @@ from uuid import uuid4
 
 from arq import worker as arq_worker
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+from arq.constants import abort_jobs_ss, in_progress_key_prefix, job_key_prefix, result_key_prefix
 from arq.jobs import JobResult, deserialize_result, serialize_job
 from arq.utils import timestamp_ms, to_ms, to_unix_ms
+from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from mluv.jobs.claim import START_SCRIPT, Opening, PrefetchedPipeline, claim_args, parse_claimed, take_opening
 from mluv.jobs.deployment import RedisNamespace
 from mluv.jobs.redis_pool import use_concurrent_pool
 from mluv.jobs.results import PushedJob, ResultPublishingWorker, ResultWaiters, db_channel, subscribe_forever
@@ -68,52 +70,6 @@ return 1
 """
 
 
-# KEYS: queue zset; ARGV: now ms, in-progress ttl ms, in-progress key prefix, free slots, then 'read',
-# the read offset and limit (a poll: candidates are the queue's due entries) or 'ids' and the candidates.
-# arq's start check and claim (no one running it, still queued, due) for up to `free` candidates at once,
-# where arq spends a read plus four round trips per job (WATCH, EXISTS, ZSCORE, MULTI/PSETEX/EXEC). The
-# in-progress keys are named by prefix, not KEYS: arq's layout is for a single Redis, never a cluster.
-# Returns the earliest score not yet due (or ''), the number of entries read, then id, score, ...
-START_SCRIPT = """
-local now = tonumber(ARGV[1])
-local free = tonumber(ARGV[4])
-local result = {'', 0}
-local candidates = {}
-if ARGV[5] == 'read' then
-  local entries =
-    redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '+inf', 'WITHSCORES', 'LIMIT', ARGV[6], ARGV[7])
-  result[2] = #entries / 2
-  for i = 1, #entries, 2 do
-    if tonumber(entries[i + 1]) > now then
-      result[1] = entries[i + 1]
-      break
-    end
-    candidates[#candidates + 1] = entries[i]
-  end
-else
-  for i = 6, #ARGV do
-    candidates[#candidates + 1] = ARGV[i]
-  end
-end
-for _, id in ipairs(candidates) do
-  if free <= 0 then
-    break
-  end
-  local key = ARGV[3] .. id
-  if redis.call('EXISTS', key) == 0 then
-    local score = redis.call('ZSCORE', KEYS[1], id)
-    if score and tonumber(score) <= now then
-      redis.call('PSETEX', key, ARGV[2], '1')
-      result[#result + 1] = id
-      result[#result + 1] = score
-      free = free - 1
-    end
-  end
-end
-return result
-"""
-
-
 def wake_channel(pool: ArqRedis, queue_name: str) -> str:
     return db_channel(pool, WAKE_CHANNEL_PREFIX, f":{queue_name}")
 
@@ -134,6 +90,14 @@ class WakingRedis(ArqRedis):
         if self._result_waiters is None:
             self._result_waiters = ResultWaiters(self)
         return self._result_waiters
+
+    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
+        pipeline = super().pipeline(transaction, shard_hint)
+        opening = take_opening()  # in a job's task that a claim opened: arq's run_job opening
+        if opening is not None:
+            pipeline.__class__ = PrefetchedPipeline
+            cast(PrefetchedPipeline, pipeline).opening = opening
+        return pipeline
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         if self._result_waiters is not None:
@@ -362,23 +326,24 @@ class WakingWorker(ResultPublishingWorker):
             return None, 0, 0
         if self._start_script is None:
             self._start_script = self.pool.register_script(START_SCRIPT)
-        ttl_ms = int(self.in_progress_timeout_s * 1000)
         next_due, entries, *started = await self._start_script(
-            keys=[self.queue_name],
-            args=[timestamp_ms(), ttl_ms, in_progress_key_prefix, free, *candidates],
+            keys=[self.queue_name, abort_jobs_ss],
+            args=claim_args(int(self.in_progress_timeout_s * 1000), free, self.allow_abort_jobs, candidates),
         )
-        for raw_id, raw_score in zip(started[::2], started[1::2], strict=True):
-            job_id = raw_id.decode()
+        claimed = parse_claimed(started, self.allow_abort_jobs)
+        for job_id, score, opening in claimed:
             await self.sem.acquire()  # never waits: fewer jobs than free slots were claimed
             self.job_counter += 1
-            task = self.loop.create_task(self._run_claimed(job_id, int(float(raw_score))))
+            task = self.loop.create_task(self._run_claimed(job_id, score, opening))
             task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
             self.tasks[job_id] = task
-        return (int(float(next_due)) if next_due else None), int(entries), len(started) // 2
+        return (int(float(next_due)) if next_due else None), int(entries), len(claimed)
 
-    async def _run_claimed(self, job_id: str, score: int) -> None:
-        """arq's run_job; if it fails on Redis, the claim is given back so that the job runs again soon."""
+    async def _run_claimed(self, job_id: str, score: int, opening: Opening) -> None:
+        """arq's run_job, its opening run by the claim already; if it fails on Redis, the claim is given
+        back so that the job runs again soon."""
         try:
+            opening.install()
             await self.run_job(job_id, score)
         except (RedisConnectionError, RedisTimeoutError, OSError):
             # arq leaves the in-progress key of a job whose run_job failed on Redis (e.g. a connect

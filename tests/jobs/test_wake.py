@@ -15,6 +15,7 @@ from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import Job, JobStatus, deserialize_job
 from arq.worker import Worker, func
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from mluv.jobs import wake
@@ -489,3 +490,25 @@ async def test_an_abort_before_start_is_not_reported_as_given_up(
     assert raised.value.type_name == "CancelledError"
     assert not ran
     assert not given_up
+
+
+async def test_a_job_starts_without_sending_arqs_opening_transaction(
+    worker: Callable[..., WakingWorker], pools: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The claim script ran it (mluv.jobs.claim): a try counted there still makes arq retry, then finish.
+    ours, _ = pools
+    sent: list[tuple[Any, ...]] = []
+    original = Pipeline._execute_transaction
+
+    async def recording(self: Pipeline, connection: Any, commands: Any, raise_on_error: bool) -> Any:
+        sent.extend(args for args, _options in commands)
+        return await original(self, connection, commands, raise_on_error)
+
+    monkeypatch.setattr(Pipeline, "_execute_transaction", recording)
+    worker()
+    job = await ours.enqueue_job("retry_once", label="second try")
+    assert job is not None
+    assert await job.result(timeout=10, poll_delay=0.01) == "second try"
+    assert [label for label, _ in ran] == ["second try"]
+    assert ("GET", job_key_prefix + job.job_id) not in sent, "arq's opening went to Redis"
+    assert any(command[0] == "PUBLISH" for command in sent), "the finishing transactions were recorded"
