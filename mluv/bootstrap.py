@@ -12,6 +12,7 @@ sync), and the requested command replaces this process, so its exit code is ours
 
 from __future__ import annotations
 
+import compileall
 import os
 import re
 import shutil
@@ -26,6 +27,9 @@ MIN_UV_VERSION = (0, 13, 9)
 # --compile-bytecode: processes (workers, the test suite's subprocesses) start without compiling every
 # module they import, as in the image (Dockerfile: UV_COMPILE_BYTECODE=1); a sync with nothing new is instant.
 SYNC_ARGS = ("sync", "--frozen", "--compile-bytecode", "--extra", "embedded")
+# uv compiles site-packages only; the project is installed editable, so its own modules are compiled here,
+# as the image's non-editable install has them (where PYTHONDONTWRITEBYTECODE is set, nothing else would).
+PROJECT_PACKAGES = ("mluv", "workers", "bench")
 COMMANDS = ("run", "test", "sync")
 USAGE = """usage: python3 -m mluv.bootstrap {run,test,sync} [args...]
 
@@ -149,6 +153,15 @@ def sync_extras(args: Sequence[str]) -> list[str]:
     return extras
 
 
+def compile_project(root: Path) -> bool:
+    """Write the bytecode of the project's own packages (a module compiled already is skipped)."""
+    return all(
+        compileall.compile_dir(root / package, quiet=1)
+        for package in PROJECT_PACKAGES
+        if (root / package).is_dir()
+    )
+
+
 def sync_env(environ: Mapping[str, str]) -> dict[str, str]:
     env = dict(environ)
     env["UV_PYTHON_DOWNLOADS"] = "never"
@@ -207,6 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if synced.returncode != 0:
         sys.stderr.write("bootstrap: uv sync failed (see above)\n")
         return synced.returncode
+    compile_project(root)  # a module that does not compile fails where it is imported, with its error
     if command == "sync":
         step("done")
         return 0

@@ -165,8 +165,10 @@ def _execve(path: str, argv: list[str], env: dict[str, str]) -> None:
 
 def test_main_syncs_then_replaces_itself_with_pytest(monkeypatch: pytest.MonkeyPatch) -> None:
     recorder = _Recorder()
+    compiled: list[Path] = []
     monkeypatch.setattr(bootstrap, "find_uv", lambda root: Path("/x/uv"))
     monkeypatch.setattr(subprocess, "run", recorder.run)
+    monkeypatch.setattr(bootstrap, "compile_project", compiled.append)
     monkeypatch.setattr(os, "execve", _execve)
     monkeypatch.delenv("UV_PROJECT_ENVIRONMENT", raising=False)
 
@@ -180,6 +182,21 @@ def test_main_syncs_then_replaces_itself_with_pytest(monkeypatch: pytest.MonkeyP
 
     assert bootstrap.main(["sync"]) == 0  # installs only: no exec
     assert len(recorder.calls) == 2
+    assert compiled == [REPO_ROOT, REPO_ROOT], "the project's own modules are compiled after each sync"
+
+
+def test_the_projects_own_packages_are_compiled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # PYTHONDONTWRITEBYTECODE, as in CI
+    (tmp_path / "mluv").mkdir()
+    (tmp_path / "mluv" / "jobs.py").write_text("VALUE = 1\n")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "conf.py").write_text("VALUE = 2\n")
+
+    assert bootstrap.compile_project(tmp_path)
+    assert [path.name for path in (tmp_path / "mluv" / "__pycache__").iterdir()] == [
+        f"jobs.{sys.implementation.cache_tag}.pyc"
+    ]
+    assert not (tmp_path / "docs" / "__pycache__").exists(), "only the project's packages"
 
 
 def test_main_stops_when_uv_sync_fails(monkeypatch: pytest.MonkeyPatch) -> None:
