@@ -30,12 +30,17 @@ SYNC_ARGS = ("sync", "--frozen", "--compile-bytecode", "--extra", "embedded")
 # uv compiles site-packages only; the project is installed editable, so its own modules are compiled here,
 # as the image's non-editable install has them (where PYTHONDONTWRITEBYTECODE is set, nothing else would).
 PROJECT_PACKAGES = ("mluv", "workers", "bench")
-COMMANDS = ("run", "test", "sync")
-USAGE = """usage: python3 -m mluv.bootstrap {run,test,sync} [args...]
+# import-linter has an environment of its own (.mluv/lint, its dependency group only): it pulls in rich,
+# which structlog imports whenever it is installed, ~0.1 s and 4 MB on every start of the project's
+# processes (docs/decisions.md 48). It reads the project's sources, never imports them.
+LINT_GROUP = "lint"
+COMMANDS = ("run", "test", "sync", "lint-imports")
+USAGE = """usage: python3 -m mluv.bootstrap {run,test,sync,lint-imports} [args...]
 
-  run   install everything, then `mluv serve [args...]`
-  test  install everything, then `python -m pytest [args...]`
-  sync  install everything (uv sync --frozen --extra embedded); `sync --extra bench` adds SAQ for bench/
+  run           install everything, then `mluv serve [args...]`
+  test          install everything, then `python -m pytest [args...]`
+  sync          install everything (uv sync --frozen --extra embedded); `sync --extra bench` adds SAQ
+  lint-imports  install import-linter into .mluv/lint, then `lint-imports [args...]` (the layer contracts)
 """
 
 
@@ -145,6 +150,26 @@ def sync_command(uv: Path, root: Path, python: str, extras: Sequence[str] = ()) 
     return [str(uv), *SYNC_ARGS, *more, "--project", str(root), "--python", python]
 
 
+def lint_venv(root: Path) -> Path:
+    return root / ".mluv" / "lint"
+
+
+def lint_sync_command(uv: Path, root: Path, python: str) -> list[str]:
+    """Only the lint group, into `lint_venv` (UV_PROJECT_ENVIRONMENT): not the project, nor its deps."""
+    return [
+        str(uv),
+        "sync",
+        "--frozen",
+        "--compile-bytecode",
+        "--only-group",
+        LINT_GROUP,
+        "--project",
+        str(root),
+        "--python",
+        python,
+    ]
+
+
 def sync_extras(args: Sequence[str]) -> list[str]:
     """`sync --extra bench`: optional dependency groups on top of the default ones (bench/run_all)."""
     flags, extras = list(args[0::2]), list(args[1::2])
@@ -175,6 +200,8 @@ def exec_command(command: str, venv: Path, args: Sequence[str]) -> list[str]:
         return [str(bin_path(venv, "mluv")), "serve", *args]
     if command == "test":
         return [str(bin_path(venv, "python")), "-m", "pytest", *args]
+    if command == "lint-imports":
+        return [str(bin_path(venv, "lint-imports")), *args]
     raise ValueError(f"nothing to execute for {command!r}")
 
 
@@ -208,25 +235,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BootstrapError as error:
         sys.stderr.write(f"bootstrap: {error}\n")
         return 1
-    venv = project_venv(root, os.environ)
     try:
         extras = sync_extras(rest) if command == "sync" else []
     except BootstrapError as error:
         sys.stderr.write(f"bootstrap: {error}\n")
         return 2
+    env = sync_env(os.environ)
+    if command == "lint-imports":
+        venv = lint_venv(root)
+        command_line = lint_sync_command(uv, root, sys.executable)
+        env["UV_PROJECT_ENVIRONMENT"] = str(venv)
+    else:
+        venv = project_venv(root, os.environ)
+        command_line = sync_command(uv, root, sys.executable, extras)
     step(f"installing dependencies from uv.lock into {venv} with {uv}")
-    command_line = sync_command(uv, root, sys.executable, extras)
-    synced = subprocess.run(command_line, env=sync_env(os.environ), check=False)  # noqa: S603
+    synced = subprocess.run(command_line, env=env, check=False)  # noqa: S603
     if synced.returncode != 0:
         sys.stderr.write("bootstrap: uv sync failed (see above)\n")
         return synced.returncode
-    compile_project(root)  # a module that does not compile fails where it is imported, with its error
+    if command != "lint-imports":
+        compile_project(root)  # a module that does not compile fails where it is imported, with its error
     if command == "sync":
         step("done")
         return 0
     program = exec_command(command, venv, rest)
+    program_env = exec_env(venv, os.environ)
+    if command == "lint-imports":  # the project is not installed there: its packages are found from the root
+        program_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
     step(f"running {' '.join([Path(program[0]).name, *program[1:]])}")
-    os.execve(program[0], program, exec_env(venv, os.environ))  # noqa: S606 (our venv's entry point)
+    os.execve(program[0], program, program_env)  # noqa: S606 (our venv's entry point)
 
 
 if __name__ == "__main__":

@@ -148,10 +148,12 @@ def test_usage(capsys: pytest.CaptureFixture[str]) -> None:
 class _Recorder:
     def __init__(self, returncode: int = 0) -> None:
         self.calls: list[list[str]] = []
+        self.envs: list[dict[str, str]] = []
         self.returncode = returncode
 
     def run(self, command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
         self.calls.append(command)
+        self.envs.append(kwargs.get("env", {}))
         return subprocess.CompletedProcess(command, self.returncode)
 
 
@@ -197,6 +199,30 @@ def test_the_projects_own_packages_are_compiled(tmp_path: Path, monkeypatch: pyt
         f"jobs.{sys.implementation.cache_tag}.pyc"
     ]
     assert not (tmp_path / "docs" / "__pycache__").exists(), "only the project's packages"
+
+
+def test_lint_imports_runs_in_an_environment_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    # import-linter pulls in rich, which structlog imports whenever it is installed (decision 48).
+    recorder = _Recorder()
+    compiled: list[Path] = []
+    monkeypatch.setattr(bootstrap, "find_uv", lambda root: Path("/x/uv"))
+    monkeypatch.setattr(subprocess, "run", recorder.run)
+    monkeypatch.setattr(bootstrap, "compile_project", compiled.append)
+    monkeypatch.setattr(os, "execve", _execve)
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+
+    with pytest.raises(_Executed) as executed:
+        bootstrap.main(["lint-imports", "--no-cache"])
+    lint = REPO_ROOT / ".mluv" / "lint"
+    [command] = recorder.calls
+    assert command == bootstrap.lint_sync_command(Path("/x/uv"), REPO_ROOT, sys.executable)
+    assert command[command.index("--only-group") + 1] == "lint"
+    assert "--extra" not in command, "neither the project nor its dependencies"
+    assert recorder.envs[0]["UV_PROJECT_ENVIRONMENT"] == str(lint)
+    path, argv, env = executed.value.args
+    assert argv == [str(lint / "bin" / "lint-imports"), "--no-cache"] and path == argv[0]
+    assert env["PYTHONPATH"] == f"{REPO_ROOT}:/elsewhere", "it reads the project's sources from the root"
+    assert compiled == []
 
 
 def test_main_stops_when_uv_sync_fails(monkeypatch: pytest.MonkeyPatch) -> None:
