@@ -165,13 +165,21 @@ def _execve(path: str, argv: list[str], env: dict[str, str]) -> None:
     raise _Executed(path, argv, env)
 
 
+class _Bootstrapped:
+    """main() with uv at /x/uv, its syncs recorded, nothing compiled and its exec raising _Executed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.recorder = _Recorder()
+        self.compiled: list[Path] = []
+        monkeypatch.setattr(bootstrap, "find_uv", lambda root: Path("/x/uv"))
+        monkeypatch.setattr(subprocess, "run", self.recorder.run)
+        monkeypatch.setattr(bootstrap, "compile_project", self.compiled.append)
+        monkeypatch.setattr(os, "execve", _execve)
+
+
 def test_main_syncs_then_replaces_itself_with_pytest(monkeypatch: pytest.MonkeyPatch) -> None:
-    recorder = _Recorder()
-    compiled: list[Path] = []
-    monkeypatch.setattr(bootstrap, "find_uv", lambda root: Path("/x/uv"))
-    monkeypatch.setattr(subprocess, "run", recorder.run)
-    monkeypatch.setattr(bootstrap, "compile_project", compiled.append)
-    monkeypatch.setattr(os, "execve", _execve)
+    booted = _Bootstrapped(monkeypatch)
+    recorder, compiled = booted.recorder, booted.compiled
     monkeypatch.delenv("UV_PROJECT_ENVIRONMENT", raising=False)
 
     with pytest.raises(_Executed) as executed:
@@ -203,12 +211,8 @@ def test_the_projects_own_packages_are_compiled(tmp_path: Path, monkeypatch: pyt
 
 def test_lint_imports_runs_in_an_environment_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
     # import-linter pulls in rich, which structlog imports whenever it is installed (decision 48).
-    recorder = _Recorder()
-    compiled: list[Path] = []
-    monkeypatch.setattr(bootstrap, "find_uv", lambda root: Path("/x/uv"))
-    monkeypatch.setattr(subprocess, "run", recorder.run)
-    monkeypatch.setattr(bootstrap, "compile_project", compiled.append)
-    monkeypatch.setattr(os, "execve", _execve)
+    booted = _Bootstrapped(monkeypatch)
+    recorder, compiled = booted.recorder, booted.compiled
     monkeypatch.setenv("PYTHONPATH", "/elsewhere")
 
     with pytest.raises(_Executed) as executed:
