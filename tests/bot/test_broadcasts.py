@@ -5,6 +5,7 @@ reaches only its learners formatted, a post Telegram would refuse is explained a
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mluv.bot.dispatcher import create_dispatcher
 from mluv.bot.handlers.broadcasts import PaidOffer, confirm_text, paid_offer
@@ -127,6 +129,30 @@ async def decision(stack: Stack, admin: int) -> tuple[Broadcast, MessageRecord]:
     return found
 
 
+@pytest.mark.parametrize(
+    ("command", "stored"),
+    [("/broadcast Ahoj všichni!", Broadcast), ("/schedule 2031-01-01 10:00 Ahoj všichni!", ScheduledMessage)],
+    ids=["broadcast-draft", "scheduled-post"],
+)
+async def test_what_a_reply_names_is_stored_before_the_reply(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, command: str, stored: type[Broadcast | ScheduledMessage]
+) -> None:
+    # The session middleware commits after the handler: a slow commit made the confirm button (or the
+    # "scheduled" reply) reach Telegram before its row existed, and an admin pressing it quickly saw
+    # nothing happen (a CI run caught it as a 3-day-old draft sent anyway).
+    commit = AsyncSession.commit
+
+    async def slow_commit(session: AsyncSession) -> None:
+        await asyncio.sleep(0.5)
+        await commit(session)
+
+    monkeypatch.setattr(AsyncSession, "commit", slow_commit)
+    await stack.sandbox.send_text(ADMINS["ru"], command)
+    await stack.sandbox.messages(ADMINS["ru"], wait_for=1, within=10)
+    async with stack.resources.session_factory() as session:
+        assert await session.scalar(select(func.count()).select_from(stored)) == 1
+
+
 @IN_BOTH_LANGUAGES
 @pytest.mark.parametrize(
     ("age", "expired"),
@@ -145,7 +171,8 @@ async def test_an_old_drafts_confirm_button_sends_nothing(
     await stack.sandbox.send_text(admin, "/broadcast Ahoj všichni!")
     (confirm,) = await stack.sandbox.messages(admin, wait_for=1, within=10)
     async with stack.resources.session_factory.begin() as session:
-        await session.execute(update(Broadcast).values(created_at=dt.datetime.now(dt.UTC) - age))
+        aged = await session.execute(update(Broadcast).values(created_at=dt.datetime.now(dt.UTC) - age))
+    assert aged.rowcount == 1, "the draft is stored before its confirmation is sent"  # type: ignore[attr-defined]
     confirm_button = next(data for data in button_data(confirm) if "confirm" in data)
     await stack.sandbox.press_button(admin, confirm["message_id"], confirm_button)
     minutes = int(posts.DRAFT_LIFETIME.total_seconds() // 60)

@@ -90,6 +90,8 @@ async def broadcast(
     except PostError as error:
         await message.answer(problem_text(lang, "broadcast-invalid", error, usage))
         return
+    # Stored before the reply, whose button names it (the middleware commits only after the handler).
+    await session.commit()
     offer = paid_offer(settings, draft.size)
     await message.answer(
         confirm_text(lang, text, draft.size, post_format=options.post_format, audience=audience, paid=offer),
@@ -189,7 +191,9 @@ async def schedule(
         await message.answer(await list_text(session, lang))
         return
     if first.lower() == "cancel":
-        await message.answer(await cancel_text(session, lang, rest))
+        text = await cancel_text(session, lang, rest)
+        await session.commit()  # the reply says it is cancelled: it is, before the reply goes out
+        await message.answer(text)
         return
     if not arguments:
         await message.answer(usage)
@@ -204,6 +208,7 @@ async def schedule(
     except PostError as error:
         await message.answer(problem_text(lang, "schedule-invalid", error, usage))
         return
+    await session.commit()  # the reply says it is scheduled: it is, before the reply goes out
     when = send_at.strftime(TIME_FORMAT)
     await message.answer(t(lang, "schedule-done", time=when, id=str(post_id), audience=audience))
 
