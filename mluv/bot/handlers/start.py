@@ -57,11 +57,15 @@ async def start(message: Message, session: AsyncSession, user: User, lang: str) 
 
 
 @router.callback_query(LanguageChoice.filter(F.onboarding))
-async def choose_language(query: CallbackQuery, callback_data: LanguageChoice, user: User) -> None:
+async def choose_language(
+    query: CallbackQuery, callback_data: LanguageChoice, user: User, session: AsyncSession
+) -> None:
     if callback_data.language not in SUPPORTED_LANGUAGES:
         await query.answer(t(user.language, "error-generic"))
         return
     user.language = callback_data.language
+    # Stored before the welcome in it goes out: a level pressed at once is answered in this language.
+    await session.commit()
     await query.answer()
     if isinstance(query.message, Message):
         # The question becomes the welcome: nothing the learner read is lost, and no second message.
