@@ -111,6 +111,12 @@ async def _at_least(live: Live, status: str, count: int) -> bool:
     return await _failures(live, status) >= count
 
 
+INSIDE_ROWS = """(root) => [...document.querySelectorAll(`${root} tbody tr`)].every((row) => {
+  const right = row.getBoundingClientRect().right;
+  return [...row.querySelectorAll("td *")].every((e) => e.getBoundingClientRect().right <= right + 0.5);
+})"""
+
+
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 async def test_enqueue_by_hand_then_follow_the_run(
     browser: Browser, live: Live, viewport: dict[str, int], tmp_path: Path
@@ -141,6 +147,8 @@ async def test_enqueue_by_hand_then_follow_the_run(
     await expect(rows).to_have_count(2)  # the in-process fast and long workers
     await expect(page.locator("#workers-page a").first).to_be_visible()  # the ping it runs
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    # Every cell's content stays inside its row (on a phone, its card): a running job's id wraps.
+    assert await page.evaluate(INSIDE_ROWS, "#workers-page"), "a cell's content sticks out of its row"
     await page.screenshot(path=str(target / f"workers-{device}.png"), full_page=device == "desktop")
     await page.locator("#workers-page a").first.click()
 
