@@ -8,10 +8,12 @@ or ~0.5 s at its default. Here:
   and writes the same keys as arq (`arq:job:<id>` with its expiry, the queue zset) and PUBLISHes on the
   queue's wake channel. arq workers, `arq --check` and the dashboard read those keys unchanged.
 - `WakingWorker` is an arq Worker whose loop polls when woken: by a publish on its queue's channel, by a
-  job of its own ending (a free slot; a retry it scheduled), or when the earliest deferred job or cron
-  tick falls due; else once per `idle_poll` seconds as a safety net (a plain-arq enqueue, a subscriber
-  reconnecting). Idle, it issues about one command per `idle_poll` plus the heartbeats. Where arq's
-  loop exits when Redis is unreachable, this one logs and polls again (backing off up to 5 s).
+  job of its own ending (a slot freed when the last poll left due jobs for want of one; a retry it
+  scheduled; an error to re-raise), or when the earliest deferred job or cron tick falls due; else
+  once per `idle_poll` seconds as a safety net (a plain-arq enqueue, a subscriber reconnecting).
+  A job ending on a worker with nothing left waiting sends nothing more. Idle, it issues about one
+  command per `idle_poll` plus the heartbeats. Where arq's loop exits when Redis is unreachable, this
+  one logs and polls again (backing off up to 5 s).
 - Its finishing transactions PUBLISH the job id, and the Job `enqueue_job` returns waits for that
   message instead of polling (mluv.jobs.results).
 - A poll reads the queue and claims its due jobs in one Lua script (mluv.jobs.claim: arq's checks and
@@ -204,6 +206,7 @@ class WakingWorker(ResultPublishingWorker):
         self.polls = 0
         self._next_due_ms: int | None = None
         self._quiet = False  # the next poll follows a sleep that nothing woke
+        self._poll_owed = False  # the last poll left due jobs unclaimed for want of a free slot
         self._last_abort_check = 0.0
 
     async def main(self) -> None:
@@ -266,6 +269,7 @@ class WakingWorker(ResultPublishingWorker):
         self.polls += 1
         more = False
         self._next_due_ms = None
+        self._poll_owed = self.allow_pick_jobs and self.job_counter >= self.max_jobs
         if self.allow_pick_jobs and self.job_counter < self.max_jobs:
             if self._quiet:
                 # A safety-net or timed poll reads first: INFO commandstats counts a script's inner
@@ -331,11 +335,13 @@ class WakingWorker(ResultPublishingWorker):
             args=claim_args(int(self.in_progress_timeout_s * 1000), free, self.allow_abort_jobs, candidates),
         )
         claimed = parse_claimed(started, self.allow_abort_jobs)
+        if len(claimed) == free:  # every slot taken: more may be due, read once one frees
+            self._poll_owed = True
         for job_id, score, opening in claimed:
             await self.sem.acquire()  # never waits: fewer jobs than free slots were claimed
             self.job_counter += 1
             task = self.loop.create_task(self._run_claimed(job_id, score, opening))
-            task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+            task.add_done_callback(self._job_ended)
             self.tasks[job_id] = task
         return (int(float(next_due)) if next_due else None), int(entries), len(claimed)
 
@@ -369,10 +375,18 @@ class WakingWorker(ResultPublishingWorker):
         except Exception as error:  # arq's job task must not fail here: the poll loop re-raises it
             log.error("could not report a job given up", job_id=job_id, error=str(error))
 
-    def _release_sem_dec_counter_on_complete(self) -> None:
-        # A job of ours ended: a slot is free, and a retry it scheduled needs its time read.
-        super()._release_sem_dec_counter_on_complete()
-        self.wake.set()
+    def _job_ended(self, task: asyncio.Task[None]) -> None:
+        self._release_sem_dec_counter_on_complete()
+        # A free slot needs a poll only if the last one left due jobs for it; an error in run_job is
+        # re-raised by the next poll (as arq's loop does). Else no poll: an idle worker whose job ended
+        # sends nothing more (one EVALSHA less per job on the path where a caller waits for its result).
+        if self._poll_owed or task.cancelled() or task.exception() is not None:
+            self.wake.set()
+
+    async def finish_job(self, job_id: str, finish: bool, *rest: Any, **named: Any) -> None:
+        await super().finish_job(job_id, finish, *rest, **named)
+        if not finish:  # back in the queue (a retry, deferred by arq's score): its due time must be read
+            self.wake.set()
 
     def _sleep_seconds(self) -> float:
         seconds = self.idle_poll_s

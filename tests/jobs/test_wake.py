@@ -224,6 +224,19 @@ async def test_an_enqueue_wakes_the_idle_worker_at_once(
     assert await job.result(timeout=5, poll_delay=0.01) == "now"
 
 
+def commands_sent(w: WakingWorker, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the commands the worker's pool sends from now on (scripts count as EVALSHA)."""
+    sent: list[str] = []
+    original: Any = w.pool.execute_command
+
+    async def recording(*args: Any, **kwargs: Any) -> Any:
+        sent.append(str(args[0]))
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(w.pool, "execute_command", recording)
+    return sent
+
+
 @pytest.mark.parametrize(
     ("woken", "first_command"), [(False, "ZRANGEBYSCORE"), (True, "EVALSHA")], ids=["idle", "woken"]
 )
@@ -238,14 +251,7 @@ async def test_an_idle_poll_is_one_read_and_a_woken_one_reads_and_claims_at_once
     ours, _ = pools
     w = worker(idle_poll=IDLE if woken else 0.1)  # woken: no idle poll comes first
     await ready(w)
-    sent: list[str] = []
-    original: Any = w.pool.execute_command
-
-    async def recording(*args: Any, **kwargs: Any) -> Any:
-        sent.append(str(args[0]))
-        return await original(*args, **kwargs)
-
-    monkeypatch.setattr(w.pool, "execute_command", recording)
+    sent = commands_sent(w, monkeypatch)
     if woken:
         await ours.enqueue_job("record", label="woken")
         await until(lambda: bool(ran))
@@ -253,6 +259,23 @@ async def test_an_idle_poll_is_one_read_and_a_woken_one_reads_and_claims_at_once
         await until(lambda: len(sent) >= 2)
         assert set(sent) == {"ZRANGEBYSCORE"}
     assert sent[0] == first_command
+
+
+async def test_a_job_ending_on_an_idle_worker_sends_no_further_poll(
+    worker: Callable[..., WakingWorker], pools: tuple[WakingRedis, ArqRedis], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its slot freed, nothing was left unclaimed: one claim per job, not a claim and a poll after it.
+    ours, _ = pools
+    w = worker()
+    await ready(w)
+    sent = commands_sent(w, monkeypatch)
+    for n in range(3):
+        job = await ours.enqueue_job("record", label=f"one {n}")
+        assert job is not None
+        assert await job.result(timeout=5) == f"one {n}"
+    await until(lambda: not w.tasks or all(task.done() for task in w.tasks.values()))
+    await asyncio.sleep(0.2)
+    assert sent == ["EVALSHA"] * 3
 
 
 async def test_a_deferred_job_runs_when_due_not_at_the_next_idle_poll(
