@@ -38,6 +38,7 @@ from bench.common import (
     WorkerProcess,
     bench_database_url,
     bench_redis_url,
+    between_cron_ticks,
     peer_ratios,
     percentiles,
     worker_env,
@@ -141,14 +142,6 @@ async def one_side(side: str, count: int, redis_url: str, database_url: str) -> 
         await client.flushdb()
         await client.aclose()
     return samples
-
-
-async def between_cron_ticks() -> None:
-    """Until 2-15 s past :00 or :30: the fast queue's two crons (at :00 and :30) then run outside the
-    measurement (the first tick of a fresh worker also imports what its job needs)."""
-    into = time.time() % 30
-    if not 2 <= into < 15:
-        await asyncio.sleep((32 - into) % 30)
 
 
 async def main(count: int, slow_count: int) -> None:

@@ -174,6 +174,25 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+# Seconds past the minute of the fast queue's per-minute crons (scheduled posts at :00, the reconciler at
+# :30; the 5-minute health check falls on a :00): a fresh worker's first tick imports what they use.
+FAST_CRON_TICKS = (0.0, 30.0)
+
+
+async def between_cron_ticks(room: float = 13.0) -> None:
+    """Until 2 s past a fast-queue tick with `room` seconds before the next: what follows (a measurement,
+    a worker's start and idle reading) sees no cron run."""
+    into = time.time() % 30
+    if not 2 <= into < 2 + room:
+        await asyncio.sleep((32 - into) % 30)
+
+
+def until_first_crons_ran(margin: float = 5.0) -> float:
+    """Seconds until both fast-queue ticks have passed, plus `margin` for their jobs to run."""
+    second = time.time() % 60
+    return max((tick - second) % 60 for tick in FAST_CRON_TICKS) + margin
+
+
 def percentiles(samples: Sequence[float]) -> dict[str, float]:
     ordered = sorted(samples)
     cuts = statistics.quantiles(ordered, n=100, method="inclusive")

@@ -24,7 +24,9 @@ from bench.common import (
     WorkerProcess,
     bench_database_url,
     bench_redis_url,
+    between_cron_ticks,
     rss_mb,
+    until_first_crons_ran,
     worker_env,
     write_result,
 )
@@ -46,12 +48,6 @@ async def drain(pool: Any, within: float = 300) -> None:
         await asyncio.sleep(0.05)
 
 
-def until_first_crons_ran(margin: float = 5.0) -> float:
-    """Seconds until both of the fast queue's per-minute ticks (:00 health_check, :30 reconciler) passed."""
-    second = time.time() % 60
-    return max((tick - second) % 60 for tick in (0.0, 30.0)) + margin
-
-
 async def main(jobs: int, step: int) -> None:
     logs = LOGS / "worker_memory"
     logs.mkdir(parents=True, exist_ok=True)
@@ -64,10 +60,11 @@ async def main(jobs: int, step: int) -> None:
             env = worker_env(
                 database_url, redis_url, logs, EXTRA_JOB_MODULES="bench.jobs", JOB_KEEP_RESULT="60"
             )
+            await between_cron_ticks(room=20.0)  # the idle reading before the first tick
             worker = WorkerProcess([str(BIN / "mluv"), "worker", "--queue", "fast"], env, logs / "worker.log")
             try:
                 await worker.ready(pool, QUEUE)
-                await asyncio.sleep(3.0)  # startup work (cron catch-up) done
+                await asyncio.sleep(3.0)  # startup work (cron catch-up) done, no tick meanwhile
                 idle = rss_mb(worker.pid)
                 print(f"idle          RSS {idle:.1f} MB", flush=True)
                 await asyncio.sleep(until_first_crons_ran())
