@@ -7,7 +7,9 @@
 free limit staying 25/s; the sandbox lets paid sends through at up to 1,000/s, as Telegram does. Several
 rates make a ramp: the rate where the achieved share first drops below 95 % is where the Sender, limiter
 and ledger stop, and the CPU each process used (workers, the bench with the in-process sandbox, the
-Postgres backends of the scratch database, Redis) and the ledger's commits per second say why.
+Postgres backends of the scratch database, Redis), the ledger's commits per second and what the
+database's backends were doing (pg_stat_activity every 20 ms: the mean number of backends waiting for a
+lock, flushing WAL, or idle in a transaction while their worker is busy, by statement) say why.
 
 N learners live in the Bot API sandbox, which enforces Telegram's own limits (30 msg/s overall, ~1/s per
 chat, 429 with retry_after beyond them). Worker processes are the standard commands
@@ -34,6 +36,7 @@ import os
 import secrets
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -119,12 +122,39 @@ def machine_busy_seconds() -> tuple[float, float]:
     return (sum(ticks) - idle) / hz, sum(ticks) / hz
 
 
+WAIT_SAMPLE_SECONDS = 0.02
+# A backend's state as pg_stat_activity shows it, named for what holds the statement up.
+BACKEND_STATES = """
+SELECT CASE
+         WHEN state = 'idle in transaction' THEN 'idle in a transaction after'
+         WHEN wait_event_type = 'Lock' THEN 'waiting for a lock in'
+         WHEN wait_event IN ('WALSync', 'WALWrite') THEN 'flushing WAL at'
+         ELSE 'running'
+       END || ' ' || substring(query FROM '^\\s*(\\w+(?:\\s+\\w+)?)') AS what
+FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'
+"""
+
+
 class Usage:
-    """CPU per process and database commits over one broadcast, for finding what stops a faster one."""
+    """CPU per process, database commits and backends' states over one broadcast, for finding what stops
+    a faster one."""
 
     def __init__(self, workers: list[WorkerProcess], engine: Any, redis: Redis) -> None:
         self.workers, self.engine, self.redis = workers, engine, redis
         self.before: dict[str, float] = {}
+        self.backends: Counter[str] = Counter()
+        self.samples = 0
+        self._sampler: asyncio.Task[None] | None = None
+
+    async def _sample_backends(self) -> None:
+        async with self.engine.connect() as connection:
+            while True:
+                for what in (await connection.execute(text(BACKEND_STATES))).scalars():
+                    self.backends[what] += 1
+                await connection.rollback()  # pg_stat_activity is a snapshot per transaction
+                self.samples += 1
+                await asyncio.sleep(WAIT_SAMPLE_SECONDS)
 
     async def _sample(self) -> dict[str, float]:
         *long, fast = self.workers  # run_once starts the long workers, then the fast one
@@ -151,8 +181,13 @@ class Usage:
 
     async def start(self) -> None:
         self.before = await self._sample()
+        self._sampler = asyncio.create_task(self._sample_backends())
 
     async def stop(self, wall: float) -> dict[str, Any]:
+        if self._sampler is not None:
+            self._sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sampler
         after = await self._sample()
         delta = {name: after[name] - self.before.get(name, 0.0) for name in after}
         commits = delta.pop("commits")
@@ -164,6 +199,10 @@ class Usage:
             "cpu_cores_used": cpu,
             "machine_busy_share": round(busy / total, 3) if total else 0.0,
             "ledger_commits_per_second": round(commits / wall, 1),
+            # Mean number of the scratch database's backends in each state: a queue on one row shows here.
+            "database_backends": {
+                what: round(n / max(1, self.samples), 2) for what, n in self.backends.most_common(6)
+            },
         }
 
 
@@ -438,6 +477,7 @@ async def main(
                             flush=True,
                         )
                         print(f"    {bottleneck(figures)}; cores: {figures['cpu_cores_used']}", flush=True)
+                        print(f"    database backends (mean): {figures['database_backends']}", flush=True)
     print()
     print(
         f"{'rate':>6}{'workers':>8}{'sent':>7}{'rate/s':>9}{'share':>8}{'429s':>6}{'dup':>5}{'lost':>6}"
